@@ -1,0 +1,47 @@
+"""`create_app(settings)`: the Starlette sidecar. Run with `uvicorn server.app:create_app --factory`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from server.backends import create_backend
+from server.hub import SnapshotHub
+from server.routes import exception_handlers, routes
+from server.service import MetricsService
+from server.settings import Settings
+from server.storage.db import create_engine
+from server.storage.migrate import upgrade_to_head
+
+log = logging.getLogger("server.app")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
+        engine = create_engine(settings.database_url)
+        backend = create_backend(settings.redis_url)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await upgrade_to_head(engine)
+            await backend.connect()
+            hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
+            service = MetricsService(settings, engine, backend, hub)
+            await service.start()
+            tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen())]
+            log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
+            yield {"settings": settings, "service": service, "hub": hub}
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await backend.disconnect()
+            await engine.dispose()
+
+    return Starlette(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)

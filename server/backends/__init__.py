@@ -1,0 +1,31 @@
+"""Pick a backend by URL scheme; drivers are imported only when their backend is chosen."""
+
+from __future__ import annotations
+
+import importlib
+from urllib.parse import urlsplit
+
+from server.backends.base import Backend
+from server.errors import ConfigurationError
+
+_BACKENDS = {
+    "memory": "server.backends.memory:MemoryBackend",
+    "redis": "server.backends.redis:RedisBackend",
+    "rediss": "server.backends.redis:RedisBackend",
+    "unix": "server.backends.redis:RedisBackend",
+}
+
+
+def create_backend(url: str | None) -> Backend:
+    """`None` (no REDIS_URL) is the in-process backend."""
+    url = url or "memory://"
+    scheme = urlsplit(url).scheme
+    target = _BACKENDS.get(scheme)
+    if target is None:
+        raise ConfigurationError(f"REDIS_URL scheme {scheme!r} is not supported (use redis://, rediss:// or unix://)")
+    module_name, class_name = target.split(":")
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    return backend_class(url)
+
+
+__all__ = ["Backend", "create_backend"]

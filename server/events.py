@@ -1,0 +1,158 @@
+"""Parsing and validating ingest bodies: JSON bytes in, typed events or every problem out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from server.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
+
+MAX_AMOUNT = Decimal("9999999999.99")
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError('must be a decimal number or a string such as "12.50"')
+    try:
+        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not a decimal number") from exc
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount <= 0:
+        raise ValueError("must be greater than zero")
+    if amount > MAX_AMOUNT:
+        raise ValueError("must be at most 9999999999.99")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("must have at most 2 decimal places")
+    return amount.quantize(Decimal("0.01"))
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: AwareDatetime | None = None
+
+
+class UserActivityEvent(_Event):
+    type: Literal["user_activity"]
+    userId: Identifier
+    eventId: Identifier | None = None
+
+
+class ContentViewEvent(_Event):
+    type: Literal["content_view"]
+    contentId: Identifier
+    userId: Identifier | None = None
+    eventId: Identifier | None = None
+
+
+class TransactionEvent(_Event):
+    """Creates a transaction, or moves the status of the one with this `id`.
+
+    `userId` and `amount` are required only for a new transaction; that is checked against the
+    database in `server.storage.ingest`.
+    """
+
+    type: Literal["transaction"]
+    id: Identifier
+    status: Literal["pending", "completed", "failed"]
+    userId: Identifier | None = None
+    contentId: Identifier | None = None
+    amount: Amount | None = None
+    currency: str | None = None
+
+
+Event = Annotated[UserActivityEvent | ContentViewEvent | TransactionEvent, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: NaN and Infinity refused, numbers with a fraction kept as exact Decimals."""
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidJSON(f"request body is not valid JSON: {exc}") from None
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    # loc is (tag, field, ...) for a known type, () or (tag,) when the tag itself is wrong.
+    parts = [str(p) for p in loc[1:]]
+    return ".".join(parts) if parts else "type"
+
+
+def _message(error: Any) -> str:
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return "type must be one of: user_activity, content_view, transaction"
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def validate_events(
+    document: Any, *, now: datetime, currency: str, max_events: int, future_tolerance: timedelta
+) -> list[Event]:
+    """Every event of a body (`{...}` or `{"events": [...]}`), or ValidationFailed listing every problem."""
+    if isinstance(document, dict) and "events" in document and "type" not in document:
+        raw_events = document["events"]
+        extra = sorted(set(document) - {"events"})
+        if not isinstance(raw_events, list):
+            raise ValidationFailed("events must be a list", [Problem(0, "events", "must be a list").to_dict()])
+        if extra:
+            problems = [Problem(0, name, "unknown field").to_dict() for name in extra]
+            raise ValidationFailed("the batch has unknown fields", problems)
+    else:
+        raw_events = [document]
+    if len(raw_events) > max_events:
+        raise PayloadTooLarge(f"a batch holds at most {max_events} events, this one has {len(raw_events)}")
+
+    events: list[Event] = []
+    problems: list[Problem] = []
+    latest = now + future_tolerance
+    for index, raw in enumerate(raw_events):
+        if not isinstance(raw, dict):
+            problems.append(Problem(index, "", "an event must be a JSON object"))
+            continue
+        try:
+            event = _EVENT.validate_python(raw)
+        except PydanticValidationError as exc:
+            problems.extend(Problem(index, _field_of(e["loc"]), _message(e)) for e in exc.errors())
+            continue
+        if event.at is not None and event.at > latest:
+            problems.append(Problem(index, "at", "is more than 5 minutes in the future"))
+        if isinstance(event, TransactionEvent) and event.currency is not None and event.currency != currency:
+            problems.append(Problem(index, "currency", f"must be {currency}, the deployment's currency"))
+        events.append(event)
+    if problems:
+        count = len(problems)
+        raise ValidationFailed(
+            f"{count} problem{'s' if count > 1 else ''} in the events; nothing was stored",
+            [p.to_dict() for p in problems],
+        )
+    return events

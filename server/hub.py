@@ -1,0 +1,135 @@
+"""Fan-out: each snapshot is encoded once and offered to every local socket without waiting on any.
+
+Every instance listens on one backend channel; the instance that computes a snapshot also
+delivers it locally at once, so a slow or absent Redis never delays local clients. Snapshots
+are delivered in `snapshotId` order, each at most once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from server.backends.base import Backend
+from server.errors import BackendUnavailable
+from server.snapshot import Snapshot
+
+log = logging.getLogger("server.hub")
+
+
+class Outbox:
+    """What one socket still has to send: a few replies, and at most one snapshot (newest wins)."""
+
+    def __init__(self, max_replies: int) -> None:
+        self._replies: deque[str] = deque()
+        self._max_replies = max_replies
+        self._snapshot: str | None = None
+        self._ready = asyncio.Event()
+        self.skipped = 0
+
+    def offer_snapshot(self, frame: str) -> None:
+        if self._snapshot is not None:
+            self.skipped += 1
+        self._snapshot = frame
+        self._ready.set()
+
+    def offer_reply(self, frame: str) -> bool:
+        """Queue a reply; False when the client already has `max_replies` unread (it floods)."""
+        if len(self._replies) >= self._max_replies:
+            return False
+        self._replies.append(frame)
+        self._ready.set()
+        return True
+
+    async def next(self) -> str:
+        while not self._replies and self._snapshot is None:
+            self._ready.clear()
+            await self._ready.wait()
+        if self._replies:
+            return self._replies.popleft()
+        frame, self._snapshot = self._snapshot, None
+        assert frame is not None
+        return frame
+
+
+class SnapshotHub:
+    def __init__(self, backend: Backend, prefix: str, history_size: int, cache_ttl: float) -> None:
+        self._backend = backend
+        self._channel = f"{prefix}snapshots"
+        self._cache_key = f"{prefix}snapshot"
+        self._history_key = f"{prefix}history"
+        self._cache_ttl = cache_ttl
+        self._history: deque[Snapshot] = deque(maxlen=history_size)
+        self._outboxes: set[Outbox] = set()
+        self.latest: Snapshot | None = None
+        self.backend_ok = True
+
+    @property
+    def clients(self) -> int:
+        return len(self._outboxes)
+
+    def attach(self, outbox: Outbox) -> None:
+        self._outboxes.add(outbox)
+
+    def detach(self, outbox: Outbox) -> None:
+        self._outboxes.discard(outbox)
+
+    def history_frame(self) -> str:
+        items = ",".join(s.encoded.decode() for s in self._history)
+        return '{"type":"history","data":[' + items + "]}"
+
+    def prefill(self, snapshots: list[Snapshot]) -> None:
+        """Load history kept from before this process started (oldest first)."""
+        for snapshot in snapshots:
+            self._accept(snapshot)
+
+    async def publish(self, snapshot: Snapshot) -> None:
+        """Deliver locally now, then cache and publish for the other instances."""
+        self._deliver(snapshot)
+        try:
+            await self._backend.set_snapshot(self._cache_key, snapshot.encoded, self._cache_ttl)
+            await self._backend.push_history(self._history_key, snapshot.encoded, self._history.maxlen or 20)
+            await self._backend.publish(self._channel, snapshot.encoded)
+            self._set_backend_ok(True)
+        except BackendUnavailable as exc:
+            self._set_backend_ok(False, exc)
+
+    async def load_backend_history(self) -> list[Snapshot]:
+        try:
+            return [Snapshot.from_encoded(item) for item in await self._backend.history(self._history_key)]
+        except BackendUnavailable as exc:
+            self._set_backend_ok(False, exc)
+            return []
+
+    async def listen(self) -> None:
+        """Relay snapshots published by any instance to this instance's sockets, until cancelled."""
+        while True:
+            try:
+                async for message in self._backend.subscribe(self._channel):
+                    self._deliver(Snapshot.from_encoded(message))
+                return  # the backend disconnected: shutting down
+            except BackendUnavailable as exc:
+                self._set_backend_ok(False, exc)
+                await asyncio.sleep(1.0)
+
+    def _accept(self, snapshot: Snapshot) -> bool:
+        if self.latest is not None and snapshot.id <= self.latest.id:
+            return False
+        self.latest = snapshot
+        self._history.append(snapshot)
+        return True
+
+    def _deliver(self, snapshot: Snapshot) -> None:
+        if not self._accept(snapshot):
+            return
+        frame = snapshot.frame
+        for outbox in self._outboxes:
+            outbox.offer_snapshot(frame)
+
+    def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
+        if ok and not self.backend_ok:
+            log.info("cache backend reachable again")
+        elif not ok and self.backend_ok:
+            log.error("cache backend unavailable: %s", exc)
+        self.backend_ok = ok

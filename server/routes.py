@@ -1,0 +1,116 @@
+"""The route list and its small endpoints; errors become the contract's JSON error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from server.errors import MetricsError, PayloadTooLarge, Unavailable
+from server.events import parse_json
+from server.service import MetricsService
+from server.ws import metrics_socket
+
+log = logging.getLogger("server.routes")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+async def health(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    database = "ok"
+    try:
+        async with asyncio.timeout(2.0):
+            async with service.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception:
+        database = "down"
+    cache = "n/a"
+    if service.backend.name != "memory":
+        try:
+            async with asyncio.timeout(2.0):
+                await service.backend.ping()
+            cache = "ok"
+        except Exception:
+            cache = "down"
+    if database != "ok":
+        status, code = "down", 503
+    elif cache == "down":
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JSONResponse({"status": status, "database": database, "cache": cache}, status_code=code)
+
+
+async def realtime_metrics(request: Request) -> Response:
+    latest = request.state.hub.latest
+    if latest is None:
+        raise Unavailable("no snapshot has been computed yet")
+    return Response(latest.encoded, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def ingest_events(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    body = await _read_body(request, service.settings.max_body_bytes)
+    result = await service.ingest(parse_json(body))
+    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+async def metrics_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MetricsError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    body: dict[str, Any] = {"error": {"code": code, "message": str(exc.detail)}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal_error", "message": "an unexpected error occurred; it has been logged"}}
+    return JSONResponse(body, status_code=500)
+
+
+routes: list[BaseRoute] = [
+    Route("/health", health, methods=["GET"]),
+    Route("/api/v1/analytics/realtime-metrics", realtime_metrics, methods=["GET"]),
+    Route("/api/v1/events", ingest_events, methods=["POST"]),
+    WebSocketRoute("/ws/metrics", metrics_socket),
+]
+
+exception_handlers = {
+    MetricsError: metrics_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

@@ -1,0 +1,202 @@
+"""The metrics service: the snapshot loop, ingestion, and the spec's Python API.
+
+`realtimeMetricsService` of the spec, for code running beside the sidecar:
+`track_user_activity`, `track_content_view`, `record_transaction`, `get_metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.backends.base import Backend
+from server.errors import BackendUnavailable, Unavailable
+from server.events import validate_events
+from server.hub import SnapshotHub
+from server.metrics import compute_snapshot, mark_stale, period_starts
+from server.settings import Settings
+from server.snapshot import Snapshot
+from server.storage.ingest import IngestResult, store_events
+from server.storage.queries import last_snapshot_id, log_snapshot, read_metric_inputs, recent_payloads
+
+log = logging.getLogger("server.service")
+
+# What a lost or refused database connection looks like from SQLAlchemy and the drivers.
+DATABASE_DOWN = (OperationalError, PoolTimeout, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_database_down(exc: BaseException) -> bool:
+    if isinstance(exc, DATABASE_DOWN):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class MetricsService:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        backend: Backend,
+        hub: SnapshotHub,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.backend = backend
+        self.hub = hub
+        self._clock = clock
+        self._instance = uuid.uuid4().hex
+        self._lease_key = f"{settings.redis_prefix}leader"
+        self._last_id = 0
+        self._last_good: dict[str, Any] | None = None
+        self._refresh_lock = asyncio.Lock()
+        self.last_compute_seconds = 0.0
+
+    async def start(self) -> None:
+        """Restore the id sequence and history, then compute the first snapshot."""
+        self._last_id = await last_snapshot_id(self.engine)
+        kept = await self.hub.load_backend_history()
+        if not kept:
+            kept = [
+                Snapshot.from_encoded(p.encode())
+                for p in await recent_payloads(self.engine, self.settings.history_size)
+            ]
+        self.hub.prefill(kept)
+        if self.hub.latest is not None:
+            self._last_id = max(self._last_id, self.hub.latest.id)
+        await self.refresh()
+
+    async def run(self) -> None:
+        """Compute a snapshot every interval (on the instance holding the lease), until cancelled."""
+        interval = self.settings.interval
+        next_tick = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            next_tick += interval
+            if next_tick < time.monotonic():  # a slow computation: skip the ticks it overran
+                next_tick = time.monotonic() + interval
+            try:
+                if await self._leads():
+                    await self.refresh()
+            except Exception:
+                log.exception("snapshot loop failed; retrying next interval")
+
+    async def _leads(self) -> bool:
+        try:
+            return await self.backend.acquire_lease(self._lease_key, self._instance, self.settings.interval * 2)
+        except BackendUnavailable:
+            return True  # without Redis every instance computes for its own sockets
+
+    async def refresh(self) -> Snapshot:
+        """Compute, keep and publish a snapshot now; on a database failure, re-publish the last good one as stale."""
+        async with self._refresh_lock:
+            now = self._clock()
+            started = time.perf_counter()
+            snapshot_id = self._last_id + 1
+            try:
+                data = await self._compute(now, snapshot_id)
+            except Exception as exc:
+                if not is_database_down(exc):
+                    raise
+                if self._last_good is None:
+                    raise Unavailable("the database cannot be reached and no snapshot was computed yet") from exc
+                log.error("snapshot refresh failed, serving the last good numbers as stale: %s", type(exc).__name__)
+                data = {**mark_stale(self._last_good), "snapshotId": snapshot_id}
+            else:
+                self._last_good = data
+            self._last_id = snapshot_id
+            self.last_compute_seconds = time.perf_counter() - started
+            snapshot = Snapshot.from_data(data)
+            await self.hub.publish(snapshot)
+            return snapshot
+
+    async def _compute(self, now: datetime, snapshot_id: int) -> dict[str, Any]:
+        periods = period_starts(now, self.settings.zone)
+        async with self.engine.begin() as conn:
+            inputs = await read_metric_inputs(conn, periods, now)
+            data = compute_snapshot(inputs, now, snapshot_id)
+            await log_snapshot(conn, snapshot_id, now, inputs.active_current, Snapshot.from_data(data).encoded.decode())
+        return data
+
+    # -- ingestion ---------------------------------------------------------------------------
+
+    async def ingest(self, document: Any) -> IngestResult:
+        """Validate and store one event or `{"events": [...]}`; raises the contract's errors."""
+        now = self._clock()
+        events = validate_events(
+            document,
+            now=now,
+            currency=self.settings.currency,
+            max_events=self.settings.max_batch_events,
+            future_tolerance=timedelta(seconds=self.settings.future_tolerance_s),
+        )
+        if not events:
+            return IngestResult(accepted=0, duplicates=0)
+        try:
+            return await store_events(self.engine, events, received_at=now, currency=self.settings.currency)
+        except Exception as exc:
+            if is_database_down(exc):
+                raise Unavailable("the database cannot be reached; nothing was stored, retry later") from exc
+            raise
+
+    # -- the spec's Python API ---------------------------------------------------------------
+
+    async def track_user_activity(
+        self, user_id: str, *, at: datetime | None = None, event_id: str | None = None
+    ) -> IngestResult:
+        return await self.ingest(_event("user_activity", userId=user_id, at=at, eventId=event_id))
+
+    async def track_content_view(
+        self, content_id: str, user_id: str | None = None, *, at: datetime | None = None, event_id: str | None = None
+    ) -> IngestResult:
+        return await self.ingest(_event("content_view", contentId=content_id, userId=user_id, at=at, eventId=event_id))
+
+    async def record_transaction(
+        self,
+        transaction_id: str,
+        status: str,
+        *,
+        user_id: str | None = None,
+        amount: Decimal | str | None = None,
+        content_id: str | None = None,
+        currency: str | None = None,
+        at: datetime | None = None,
+    ) -> IngestResult:
+        event = _event(
+            "transaction",
+            id=transaction_id,
+            status=status,
+            userId=user_id,
+            amount=amount,
+            contentId=content_id,
+            currency=currency,
+            at=at,
+        )
+        return await self.ingest(event)
+
+    async def get_metrics(self) -> dict[str, Any]:
+        """The latest snapshot, as served over REST (money and the rate as Decimals)."""
+        if self.hub.latest is None:
+            raise Unavailable("no snapshot has been computed yet")
+        return self.hub.latest.data
+
+
+def _event(kind: str, **fields: Any) -> dict[str, Any]:
+    event = {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
+    if isinstance(event.get("amount"), Decimal):
+        event["amount"] = str(event["amount"])
+    return event

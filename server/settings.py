@@ -1,0 +1,106 @@
+"""The one place that reads the environment.
+
+`Settings.from_env()` is called once, at the edge (`python -m server`, the uvicorn factory);
+everything below takes the frozen object as an argument, and tests build it directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.errors import ConfigurationError
+
+DEFAULT_SQLITE_PATH = Path("data") / "metrics.db"
+DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8501", "http://127.0.0.1:8501")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    redis_url: str | None = None
+    interval: float = 5.0
+    timezone: str = "UTC"
+    currency: str = "USD"
+    redis_prefix: str = "metrics:"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    api_url: str = "http://localhost:3000"
+    ws_url: str = "ws://localhost:3000/ws/metrics"
+    # True when DATABASE_URL was not given: the embedded default, where demo data is allowed.
+    embedded: bool = True
+    # Not environment variables: limits and timings that tests shorten.
+    cache_ttl: float = 10.0
+    history_size: int = 20
+    max_frame_bytes: int = 64 * 1024
+    stall_timeout: float = 15.0
+    max_batch_events: int = 1000
+    max_body_bytes: int = 4 * 1024 * 1024
+    future_tolerance_s: float = 300.0
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0:
+            raise ConfigurationError(f"METRICS_INTERVAL must be a positive number of seconds, got {self.interval!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigurationError(f"METRICS_TIMEZONE {self.timezone!r} is not an IANA time zone") from exc
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ConfigurationError(f"METRICS_CURRENCY must be a three-letter ISO code, got {self.currency!r}")
+        if not 0 < self.port < 65536:
+            raise ConfigurationError(f"PORT must be between 1 and 65535, got {self.port!r}")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
+        """Build settings from a `.env` file overlaid by the real environment (which wins)."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            from dotenv import dotenv_values
+
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        kwargs: dict[str, object] = {}
+        if (url := get("DATABASE_URL")) is not None:
+            kwargs["database_url"] = url
+            kwargs["embedded"] = False
+        kwargs["redis_url"] = get("REDIS_URL")
+        if (interval := get("METRICS_INTERVAL")) is not None:
+            kwargs["interval"] = _number("METRICS_INTERVAL", interval)
+        for name, key in (
+            ("METRICS_TIMEZONE", "timezone"),
+            ("METRICS_CURRENCY", "currency"),
+            ("METRICS_REDIS_PREFIX", "redis_prefix"),
+            ("HOST", "host"),
+            ("METRICS_API_URL", "api_url"),
+            ("METRICS_WS_URL", "ws_url"),
+        ):
+            if (value := get(name)) is not None:
+                kwargs[key] = value
+        if (port := get("PORT")) is not None:
+            if not port.isdigit():
+                raise ConfigurationError(f"PORT must be an integer, got {port!r}")
+            kwargs["port"] = int(port)
+        if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
+            kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc

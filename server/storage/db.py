@@ -1,0 +1,80 @@
+"""The async engine: plain URLs in, the right async driver out, SQLite tuned for durability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from server.errors import ConfigurationError
+
+# Plain (or sync-driver) schemes -> the async driver the sidecar uses for them.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+# Execution option asking SQLite to take the write lock at BEGIN (see `write_connection`).
+_IMMEDIATE = "sqlite_begin_immediate"
+
+
+def async_url(raw: str) -> URL:
+    """Translate a plain `sqlite:///...` or `postgresql://...` URL to its async-driver form."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        known = ", ".join(sorted({k.split("+")[0] for k in _ASYNC_DRIVERS}))
+        raise ConfigurationError(f"DATABASE_URL scheme {url.drivername!r} is not supported (use one of: {known})")
+    return url.set(drivername=driver)
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    url = async_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    # pre_ping: a connection that died with the server is replaced, not handed to a request.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10)
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    if url.database in (None, "", ":memory:"):
+        raise ConfigurationError("an in-memory SQLite database is per connection; give a file path")
+    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    # pysqlite's own transaction handling is off so that BEGIN is ours to emit (SQLAlchemy's
+    # documented recipe); writers take the lock up front and never deadlock on a lock upgrade.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # durable before the 200, not just on clean exit
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+async def write_connection(engine: AsyncEngine) -> AsyncConnection:
+    """A connection for a read-then-write transaction (SQLite takes its write lock at BEGIN)."""
+    conn = await engine.connect()
+    return await conn.execution_options(**{_IMMEDIATE: True})

@@ -1,0 +1,131 @@
+"""`/ws/metrics`: the WebSocket protocol. Fan-out is the hub's; this module speaks to one client.
+
+Close codes the server uses:
+  1001  the sidecar is shutting down
+  1008  the client sent requests faster than it read the replies (more than 32 unread)
+  1009  a frame larger than 64 KB
+  4008  the client stopped reading: a push could not be written for `stall_timeout` seconds
+A handshake from a browser `Origin` that is not allowed is refused with HTTP 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.hub import Outbox, SnapshotHub
+from server.settings import Settings
+
+log = logging.getLogger("server.ws")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_FLOODING = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_STALLED = 4008
+MAX_UNREAD_REPLIES = 32
+_PONG = '{"type":"pong"}'
+
+
+def _error(code: str, message: str) -> str:
+    return json.dumps({"type": "error", "error": {"code": code, "message": message}}, separators=(",", ":"))
+
+
+def _client_ip(websocket: WebSocket) -> str:
+    return websocket.client.host if websocket.client else "unknown"
+
+
+async def metrics_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.state.settings
+    hub: SnapshotHub = websocket.state.hub
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+        log.warning("WebSocket handshake refused { ip: '%s', reason: 'origin not allowed' }", _client_ip(websocket))
+        await websocket.close(code=1008)  # before accept: the server answers HTTP 403
+        return
+
+    await websocket.accept()
+    ip = _client_ip(websocket)
+    log.info("WebSocket client connected { ip: '%s' }", ip)
+    outbox = Outbox(MAX_UNREAD_REPLIES)
+    hub.attach(outbox)
+    if hub.latest is not None:
+        outbox.offer_snapshot(hub.latest.frame)
+    sender = asyncio.create_task(_send_loop(websocket, outbox, settings.stall_timeout))
+    receiver = asyncio.create_task(_receive_loop(websocket, outbox, hub, settings.max_frame_bytes))
+    close_code: int | None = None
+    try:
+        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        close_code = next(iter(done)).result()
+    except asyncio.CancelledError:  # the server is stopping: nothing more to await here
+        hub.detach(outbox)
+        sender.cancel()
+        receiver.cancel()
+        raise
+    except Exception as exc:
+        log.error("WebSocket error { ip: '%s', error: '%s' }", ip, type(exc).__name__)
+        close_code = 1011
+    hub.detach(outbox)
+    for task in (sender, receiver):
+        task.cancel()
+    await asyncio.gather(sender, receiver, return_exceptions=True)
+    if close_code is not None:
+        # A stalled peer cannot take even the close frame; its TCP connection is then ended
+        # by the server's keepalive (no pong) instead.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(code=close_code), timeout=1.0)
+    log.info("WebSocket client disconnected { ip: '%s' }", ip)
+
+
+async def _send_loop(websocket: WebSocket, outbox: Outbox, stall_timeout: float) -> int | None:
+    """Write whatever the outbox holds; returns a close code when the client stops reading."""
+    while True:
+        frame = await outbox.next()
+        try:
+            await asyncio.wait_for(websocket.send_text(frame), timeout=stall_timeout)
+        except TimeoutError:
+            log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
+            return CLOSE_STALLED
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return None
+
+
+async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, max_frame: int) -> int | None:
+    """Answer the client's messages; returns a close code, or None once the client has gone."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text: str | None = message.get("text")
+        data: bytes | None = message.get("bytes")
+        size = len(text.encode()) if text is not None else len(data or b"")
+        if size > max_frame:
+            log.warning("WebSocket frame too big, closing { ip: '%s', bytes: %d }", _client_ip(websocket), size)
+            return CLOSE_TOO_BIG
+        reply = (
+            _reply(text, hub)
+            if text is not None
+            else _error("invalid_message", "binary frames are not supported; send JSON text")
+        )
+        if not outbox.offer_reply(reply):
+            log.warning("WebSocket client floods requests, closing { ip: '%s' }", _client_ip(websocket))
+            return CLOSE_FLOODING
+
+
+def _reply(text: str, hub: SnapshotHub) -> str:
+    try:
+        request: Any = json.loads(text)
+    except (ValueError, RecursionError):
+        return _error("invalid_json", "the message is not valid JSON")
+    if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+        return _error("invalid_message", 'a message is a JSON object with a string "type"')
+    kind = request["type"]
+    if kind == "ping":
+        return _PONG
+    if kind == "history":
+        return hub.history_frame()
+    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping or history")
