@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from starlette.applications import Starlette
 
 from server.backends import create_backend
 from server.hub import SnapshotHub
 from server.routes import exception_handlers, routes
-from server.service import MetricsService
+from server.service import MetricsService, utc_now
 from server.settings import Settings
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
@@ -20,7 +21,8 @@ from server.storage.migrate import upgrade_to_head
 log = logging.getLogger("server.app")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
+    """The sidecar; `clock` is what "now" means to it (tests pass a fixed one)."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await upgrade_to_head(engine)
             await backend.connect()
             hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
-            service = MetricsService(settings, engine, backend, hub)
+            service = MetricsService(settings, engine, backend, hub, clock)
             await service.start()
             tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen())]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)

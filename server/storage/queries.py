@@ -63,9 +63,7 @@ async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datet
         )
     ).one()
     total = (await conn.execute(select(_cents_sum(conn, amount)).where(completed))).scalar_one()
-    by_status = dict(
-        (await conn.execute(select(Transaction.status, func.count()).group_by(Transaction.status))).tuples().all()
-    )
+    by_status = dict((await conn.execute(select(Transaction.status, func.count()).group_by(Transaction.status))).all())
     counts = (
         await conn.execute(
             select(

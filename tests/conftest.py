@@ -1,0 +1,99 @@
+"""Fixtures that run each test over every stack: SQLite + in-process always, PostgreSQL + Redis
+where they answer. On CI (`CI` set) an unreachable PostgreSQL or Redis fails the test instead of
+skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.settings import Settings
+from server.storage.db import create_engine
+from server.storage.migrate import upgrade_to_head
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+STACKS = ["sqlite-memory", "postgres-redis"]
+_TABLES = "transactions, content_views, user_activity, snapshot_log"
+
+
+async def _services_answer() -> str | None:
+    """None when PostgreSQL and Redis both answer, else why not."""
+    import redis.asyncio as aioredis
+
+    engine = create_engine(POSTGRES_URL)
+    try:
+        async with asyncio.timeout(5), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_URL} does not answer ({type(exc).__name__})"
+    finally:
+        await engine.dispose()
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return f"Redis at {REDIS_URL} does not answer ({type(exc).__name__})"
+    finally:
+        await client.aclose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def services_problem() -> str | None:
+    return asyncio.run(_services_answer())
+
+
+async def _reset_postgres() -> None:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        await upgrade_to_head(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest, services_problem: str | None) -> str:
+    if request.param == "postgres-redis" and services_problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL + Redis tests: {services_problem}")
+        pytest.skip(services_problem)
+    return request.param
+
+
+@pytest.fixture
+def settings(stack: str, tmp_path: Path) -> Settings:
+    """Settings for one test on one stack, with a fresh database and its own Redis namespace."""
+    base = Settings(interval=0.2, embedded=False, redis_prefix=f"test-{uuid.uuid4().hex[:12]}:")
+    if stack == "postgres-redis":
+        asyncio.run(_reset_postgres())
+        return replace(base, database_url=POSTGRES_URL, redis_url=REDIS_URL)
+    return replace(base, database_url=f"sqlite:///{tmp_path / 'metrics.db'}")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on the test's database, for tests below the HTTP layer."""
+    db = create_engine(settings.database_url)
+    await upgrade_to_head(db)
+    yield db
+    await db.dispose()
