@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from server.backends import create_backend
 from server.hub import SnapshotHub
+from server.observability import SidecarMetrics
 from server.routes import exception_handlers, routes
 from server.service import MetricsService, utc_now
 from server.settings import Settings
@@ -34,11 +35,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await upgrade_to_head(engine)
             await backend.connect()
             hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
-            service = MetricsService(settings, engine, backend, hub, clock)
+            observability = SidecarMetrics()
+            service = MetricsService(settings, engine, backend, hub, clock, observability)
             await service.start()
             tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen())]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
-            yield {"settings": settings, "service": service, "hub": hub}
+            yield {"settings": settings, "service": service, "hub": hub, "observability": observability}
         finally:
             for task in tasks:
                 task.cancel()

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.errors import MetricsError, PayloadTooLarge, Unavailable
 from server.events import parse_json
+from server.observability import SidecarMetrics
 from server.service import MetricsService
 from server.ws import metrics_socket
 
@@ -78,9 +79,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 async def ingest_events(request: Request) -> Response:
     service: MetricsService = request.state.service
-    body = await _read_body(request, service.settings.max_body_bytes)
-    result = await service.ingest(parse_json(body))
+    observability: SidecarMetrics = request.state.observability
+    try:
+        body = await _read_body(request, service.settings.max_body_bytes)
+        result = await service.ingest(parse_json(body))
+    except MetricsError as exc:
+        observability.ingest_requests.labels(exc.code).inc()
+        raise
+    observability.ingest_requests.labels("ok").inc()
+    observability.ingest_events.labels("accepted").inc(result.accepted)
+    observability.ingest_events.labels("duplicate").inc(result.duplicates)
     return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+async def prometheus_metrics(request: Request) -> Response:
+    observability: SidecarMetrics = request.state.observability
+    return Response(observability.render(), media_type=observability.content_type)
 
 
 async def metrics_error(request: Request, exc: Exception) -> Response:
@@ -106,6 +120,7 @@ routes: list[BaseRoute] = [
     Route("/health", health, methods=["GET"]),
     Route("/api/v1/analytics/realtime-metrics", realtime_metrics, methods=["GET"]),
     Route("/api/v1/events", ingest_events, methods=["POST"]),
+    Route("/metrics", prometheus_metrics, methods=["GET"]),
     WebSocketRoute("/ws/metrics", metrics_socket),
 ]
 

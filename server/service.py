@@ -24,6 +24,7 @@ from server.errors import BackendUnavailable, Unavailable
 from server.events import validate_events
 from server.hub import SnapshotHub
 from server.metrics import compute_snapshot, mark_stale, period_starts
+from server.observability import SidecarMetrics
 from server.settings import Settings
 from server.snapshot import Snapshot
 from server.storage.ingest import IngestResult, store_events
@@ -53,12 +54,14 @@ class MetricsService:
         backend: Backend,
         hub: SnapshotHub,
         clock: Callable[[], datetime] = utc_now,
+        observability: SidecarMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.backend = backend
         self.hub = hub
         self._clock = clock
+        self.observability = observability or SidecarMetrics()
         self._instance = uuid.uuid4().hex
         self._lease_key = f"{settings.redis_prefix}leader"
         self._last_id = 0
@@ -116,10 +119,13 @@ class MetricsService:
                     raise Unavailable("the database cannot be reached and no snapshot was computed yet") from exc
                 log.error("snapshot refresh failed, serving the last good numbers as stale: %s", type(exc).__name__)
                 data = {**mark_stale(self._last_good), "snapshotId": snapshot_id}
+                self.observability.snapshots.labels("stale").inc()
             else:
                 self._last_good = data
+                self.observability.snapshots.labels("computed").inc()
             self._last_id = snapshot_id
             self.last_compute_seconds = time.perf_counter() - started
+            self.observability.compute_seconds.observe(self.last_compute_seconds)
             snapshot = Snapshot.from_data(data)
             await self.hub.publish(snapshot)
             return snapshot

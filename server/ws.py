@@ -19,6 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.hub import Outbox, SnapshotHub
+from server.observability import SidecarMetrics
 from server.settings import Settings
 
 log = logging.getLogger("server.ws")
@@ -29,6 +30,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_STALLED = 4008
 MAX_UNREAD_REPLIES = 32
 _PONG = '{"type":"pong"}'
+_CLOSE_REASONS = {CLOSE_FLOODING: "flooding", CLOSE_TOO_BIG: "frame_too_big", CLOSE_STALLED: "stalled", 1011: "error"}
 
 
 def _error(code: str, message: str) -> str:
@@ -48,14 +50,16 @@ async def metrics_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # before accept: the server answers HTTP 403
         return
 
+    observability: SidecarMetrics = websocket.state.observability
     await websocket.accept()
+    observability.sockets.inc()
     ip = _client_ip(websocket)
     log.info("WebSocket client connected { ip: '%s' }", ip)
     outbox = Outbox(MAX_UNREAD_REPLIES)
     hub.attach(outbox)
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
-    sender = asyncio.create_task(_send_loop(websocket, outbox, settings.stall_timeout))
+    sender = asyncio.create_task(_send_loop(websocket, outbox, settings.stall_timeout, observability))
     receiver = asyncio.create_task(_receive_loop(websocket, outbox, hub, settings.max_frame_bytes))
     close_code: int | None = None
     try:
@@ -63,6 +67,8 @@ async def metrics_socket(websocket: WebSocket) -> None:
         close_code = next(iter(done)).result()
     except asyncio.CancelledError:  # the server is stopping: nothing more to await here
         hub.detach(outbox)
+        observability.sockets.dec()
+        observability.socket_closes.labels("shutdown").inc()
         sender.cancel()
         receiver.cancel()
         raise
@@ -70,6 +76,8 @@ async def metrics_socket(websocket: WebSocket) -> None:
         log.error("WebSocket error { ip: '%s', error: '%s' }", ip, type(exc).__name__)
         close_code = 1011
     hub.detach(outbox)
+    observability.sockets.dec()
+    observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client")).inc()
     for task in (sender, receiver):
         task.cancel()
     await asyncio.gather(sender, receiver, return_exceptions=True)
@@ -81,12 +89,20 @@ async def metrics_socket(websocket: WebSocket) -> None:
     log.info("WebSocket client disconnected { ip: '%s' }", ip)
 
 
-async def _send_loop(websocket: WebSocket, outbox: Outbox, stall_timeout: float) -> int | None:
+async def _send_loop(
+    websocket: WebSocket, outbox: Outbox, stall_timeout: float, observability: SidecarMetrics
+) -> int | None:
     """Write whatever the outbox holds; returns a close code when the client stops reading."""
+    skipped = 0
     while True:
         frame = await outbox.next()
+        if outbox.skipped != skipped:
+            observability.skipped.inc(outbox.skipped - skipped)
+            skipped = outbox.skipped
         try:
             await asyncio.wait_for(websocket.send_text(frame), timeout=stall_timeout)
+            if frame.startswith('{"type":"metrics"'):
+                observability.pushes.inc()
         except TimeoutError:
             log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
             return CLOSE_STALLED
