@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from server.app import create_app
+from server.app import uvicorn_config
 from server.errors import ConfigurationError
 from server.settings import Settings
 
@@ -21,16 +21,7 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws_max_size=settings.max_frame_bytes,  # larger frames: close 1009 before they are buffered
-        ws_ping_interval=20.0,  # dead peers: no pong within 20 s and the connection is dropped
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=10,
-        log_config=None,
-    )
+    uvicorn.Server(uvicorn_config(settings)).run()
     return 0
 
 

@@ -7,7 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 
 from server.backends import create_backend
@@ -49,3 +51,18 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await engine.dispose()
 
     return Starlette(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
+
+
+def uvicorn_config(settings: Settings, app: Starlette | None = None, **overrides: Any) -> uvicorn.Config:
+    """How the sidecar is served: frame limit, keepalive pings that drop dead peers, graceful stop."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": settings.max_frame_bytes,  # larger frames are closed with 1009 before buffering
+        "ws_ping_interval": 20.0,  # a peer that does not answer a ping within 20 s is dropped
+        "ws_ping_timeout": 20.0,
+        "timeout_graceful_shutdown": 10,
+        "log_config": None,
+        **overrides,
+    }
+    return uvicorn.Config(app or create_app(settings), **options)

@@ -10,12 +10,12 @@ A handshake from a browser `Origin` that is not allowed is refused with HTTP 403
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 from typing import Any
 
+import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.hub import Outbox, SnapshotHub
@@ -59,33 +59,34 @@ async def metrics_socket(websocket: WebSocket) -> None:
     hub.attach(outbox)
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
-    sender = asyncio.create_task(_send_loop(websocket, outbox, settings.stall_timeout, observability))
-    receiver = asyncio.create_task(_receive_loop(websocket, outbox, hub, settings.max_frame_bytes))
     close_code: int | None = None
+    reason = "client"
     try:
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        close_code = next(iter(done)).result()
-    except asyncio.CancelledError:  # the server is stopping: nothing more to await here
-        hub.detach(outbox)
-        observability.sockets.dec()
-        observability.socket_closes.labels("shutdown").inc()
-        sender.cancel()
-        receiver.cancel()
-        raise
+        # The sender and the receiver run side by side; whichever ends first ends both.
+        async with anyio.create_task_group() as tasks:
+
+            async def send_all() -> None:
+                nonlocal close_code
+                close_code = await _send_loop(websocket, outbox, settings.stall_timeout, observability)
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(send_all)
+            code = await _receive_loop(websocket, outbox, hub, settings.max_frame_bytes)
+            close_code = close_code or code
+            tasks.cancel_scope.cancel()
     except Exception as exc:
         log.error("WebSocket error { ip: '%s', error: '%s' }", ip, type(exc).__name__)
         close_code = 1011
-    hub.detach(outbox)
-    observability.sockets.dec()
-    observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client")).inc()
-    for task in (sender, receiver):
-        task.cancel()
-    await asyncio.gather(sender, receiver, return_exceptions=True)
+    finally:
+        hub.detach(outbox)
+        observability.sockets.dec()
+    reason = _CLOSE_REASONS.get(close_code, "client") if close_code else reason
+    observability.socket_closes.labels(reason).inc()
     if close_code is not None:
         # A stalled peer cannot take even the close frame; its TCP connection is then ended
         # by the server's keepalive (no pong) instead.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=close_code), timeout=1.0)
+        with anyio.move_on_after(1.0), contextlib.suppress(Exception):
+            await websocket.close(code=close_code)
     log.info("WebSocket client disconnected { ip: '%s' }", ip)
 
 
@@ -100,14 +101,15 @@ async def _send_loop(
             observability.skipped.inc(outbox.skipped - skipped)
             skipped = outbox.skipped
         try:
-            await asyncio.wait_for(websocket.send_text(frame), timeout=stall_timeout)
-            if frame.startswith('{"type":"metrics"'):
-                observability.pushes.inc()
-        except TimeoutError:
-            log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
-            return CLOSE_STALLED
+            with anyio.move_on_after(stall_timeout) as deadline:
+                await websocket.send_text(frame)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return None
+        if deadline.cancelled_caught:
+            log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
+            return CLOSE_STALLED
+        if frame.startswith('{"type":"metrics"'):
+            observability.pushes.inc()
 
 
 async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, max_frame: int) -> int | None:
@@ -122,11 +124,10 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
         if size > max_frame:
             log.warning("WebSocket frame too big, closing { ip: '%s', bytes: %d }", _client_ip(websocket), size)
             return CLOSE_TOO_BIG
-        reply = (
-            _reply(text, hub)
-            if text is not None
-            else _error("invalid_message", "binary frames are not supported; send JSON text")
-        )
+        if text is not None:
+            reply = _reply(text, hub)
+        else:
+            reply = _error("invalid_message", "binary frames are not supported; send JSON text")
         if not outbox.offer_reply(reply):
             log.warning("WebSocket client floods requests, closing { ip: '%s' }", _client_ip(websocket))
             return CLOSE_FLOODING

@@ -1,0 +1,491 @@
+"""`python -m server.simulate`: realistic demo traffic, sent to a running sidecar over HTTP.
+
+Two halves, so that each can be tested without the other: `TrafficModel` is pure and seeded (a
+`random.Random` and successive `now`s in, contract events out; no clock, no I/O), and
+`EventSender` posts batches through any `httpx.AsyncClient`, retrying only what the contract
+says is safe to retry. `run_simulation` ties them to the wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import heapq
+import itertools
+import json
+import random
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TextIO
+
+import httpx
+
+from server.errors import ConfigurationError
+from server.metrics import format_timestamp
+from server.settings import Settings
+
+MAX_BATCH_EVENTS = 1000  # the contract's limit per request
+EVENTS_PATH = "/api/v1/events"
+# Gateways and an unreachable database: the batch was not stored, and it is idempotent to resend.
+_RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+# What a catalogue item costs, and how often items are priced so: most content is cheap.
+_PRICE_POINTS = ("4.99", "9.99", "14.99", "19.99", "29.99", "49.99", "99.00", "199.00")
+_PRICE_WEIGHTS = (25, 25, 15, 12, 10, 7, 4, 2)
+# The catalogue is the platform's, not the run's: the same ids and prices whatever the seed, so
+# simulated traffic and the seeded history (`server.demo`) describe the same content.
+_CATALOGUE_SEED = 20_261_127
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+# An event with its time and a sequence number: sorting by both keeps causes before effects.
+_Timed = tuple[datetime, int, dict[str, Any]]
+
+
+def user_id(number: int) -> str:
+    return f"user-{number:05d}"
+
+
+class ZipfChooser:
+    """Picks ranks 0..size-1 with weight 1/(rank+1)**exponent: a few items get most of the picks."""
+
+    def __init__(self, size: int, exponent: float) -> None:
+        self._cumulative = list(itertools.accumulate(1.0 / (rank + 1) ** exponent for rank in range(size)))
+
+    def pick(self, rng: random.Random) -> int:
+        return bisect.bisect_right(self._cumulative, rng.random() * self._cumulative[-1])
+
+
+class Catalogue:
+    """Content ids by popularity rank (`content-0001` is the most viewed), each with a fixed price."""
+
+    def __init__(self, size: int = 500, exponent: float = 1.1) -> None:
+        rng = random.Random(_CATALOGUE_SEED)
+        self.content_ids = [f"content-{rank + 1:04d}" for rank in range(size)]
+        self.prices = [Decimal(p) for p in rng.choices(_PRICE_POINTS, weights=_PRICE_WEIGHTS, k=size)]
+        self._popularity = ZipfChooser(size, exponent)
+
+    def pick(self, rng: random.Random) -> int:
+        return self._popularity.pick(rng)
+
+
+@dataclass(frozen=True)
+class TrafficProfile:
+    """The knobs of the simulated platform; the defaults read like a small, healthy one."""
+
+    rate: float = 20.0  # events per second, roughly (logins and purchases come on top)
+    anonymous_share: float = 0.1  # share of the rate that is views by visitors who are not signed in
+    view_share: float = 0.8  # share of a signed-in user's actions that are views (the rest: activity)
+    action_gap: float = 10.0  # mean seconds between one user's actions; sets how many users are online
+    mean_session: float = 240.0  # seconds a user stays
+    conversion: float = 0.04  # share of all views that become a transaction
+    direct_failure: float = 0.02  # share of transactions created already failed (card declined)
+    pending_share: float = 0.2  # share of transactions created pending, settled later
+    pending_failure: float = 0.15  # share of the pending ones that end failed
+    settle_delay: tuple[float, float] = (2.0, 60.0)  # seconds from pending to its outcome
+    max_users: int = 2000  # users online at once, at most
+    max_pending: int = 500  # transactions waiting for their outcome, at most
+    max_step: float = 30.0  # longest stretch one tick covers; a longer gap (an outage) is skipped
+    catalogue_size: int = 500
+
+    def __post_init__(self) -> None:
+        if not self.rate > 0:
+            raise ValueError(f"rate must be positive, got {self.rate!r}")
+        for name in ("anonymous_share", "view_share", "conversion", "direct_failure", "pending_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.anonymous_share == 1 or self.view_share == 0:
+            raise ValueError("signed-in users must view something, or no view can convert")
+        if not 0 < self.settle_delay[0] <= self.settle_delay[1]:
+            raise ValueError("settle_delay must be (low, high) with 0 < low <= high")
+        if not (self.action_gap > 0 and self.mean_session > 0):
+            raise ValueError("action_gap and mean_session must be positive")
+        if self.max_users < 1 or self.max_pending < 0 or not self.max_step > 0:
+            raise ValueError("max_users must be at least 1, max_pending at least 0, max_step positive")
+
+
+class TrafficModel:
+    """Users who arrive, browse, buy and leave: the events of a platform of about `profile.rate`/s.
+
+    Pure and seeded: `tick(now)` returns the events of the time since the previous tick, each with
+    its own `at`, in time order. The same seed and the same `now`s give the same events; only
+    `run_id` (in transaction ids and `eventId`s) tells two runs apart, so a second run against the
+    same database adds traffic instead of colliding with the first. Everything kept is capped.
+    """
+
+    def __init__(
+        self, rng: random.Random, start: datetime, profile: TrafficProfile | None = None, run_id: str = "sim"
+    ) -> None:
+        self._rng = rng
+        self._profile = profile = profile or TrafficProfile()
+        self._run_id = run_id
+        self._clock = start
+        self._catalogue = Catalogue(profile.catalogue_size)
+        signed_in_rate = profile.rate * (1 - profile.anonymous_share)
+        online = min(profile.max_users, max(1, round(signed_in_rate * profile.action_gap)))
+        self._gap = online / signed_in_rate  # per-user gap that makes `online` users send the rate
+        self._arrival_rate = online / profile.mean_session  # Little's law: keeps about `online` online
+        self._anonymous_rate = profile.rate * profile.anonymous_share
+        views = signed_in_rate * profile.view_share + self._anonymous_rate
+        # Only signed-in users buy, so their views convert more often for `conversion` to hold overall.
+        self._buy_chance = min(1.0, profile.conversion * views / (signed_in_rate * profile.view_share))
+        self._population = max(1000, 20 * online)  # returning users: the same ids come back
+        self._sessions: dict[str, datetime] = {}  # user -> when the session ends
+        self._actions: list[tuple[datetime, int, str]] = []  # heap: each online user's next action
+        self._pending: list[tuple[datetime, int, str, str]] = []  # heap: (due, seq, id, outcome)
+        self._seq = itertools.count()
+        self._transactions = itertools.count(1)
+        self._next_arrival = self._after(start, self._arrival_rate)
+        self._next_anonymous = self._after(start, self._anonymous_rate)
+        for _ in range(online):  # start warm: a full platform at once, not a ramp over minutes
+            self._arrive(start, login=None)
+
+    @property
+    def online_users(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def pending_transactions(self) -> int:
+        return len(self._pending)
+
+    def tick(self, now: datetime) -> list[dict[str, Any]]:
+        """The events in `(previous now, now]` (at most `max_step` of it), sorted by `at`."""
+        if now <= self._clock:
+            return []
+        since = max(self._clock, now - timedelta(seconds=self._profile.max_step))
+        self._clock = now
+        out: list[_Timed] = []
+        self._run_arrivals(since, now, out)
+        self._run_users(since, now, out)
+        self._run_anonymous(since, now, out)
+        self._run_settlements(since, now, out)
+        out.sort(key=lambda item: (item[0], item[1]))
+        return [event for _, _, event in out]
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _after(self, moment: datetime, rate: float) -> datetime:
+        """The next event of a Poisson process of `rate` per second; never, for a rate of 0."""
+        return moment + timedelta(seconds=self._rng.expovariate(rate)) if rate > 0 else _NEVER
+
+    def _run_arrivals(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
+        if self._next_arrival < since:  # time skipped by an outage: nobody arrived in it
+            self._next_arrival = self._after(since, self._arrival_rate)
+        while self._next_arrival <= now:
+            self._arrive(self._next_arrival, login=out)
+            self._next_arrival = self._after(self._next_arrival, self._arrival_rate)
+
+    def _arrive(self, at: datetime, login: list[_Timed] | None) -> None:
+        if len(self._sessions) >= self._profile.max_users:
+            return
+        for _ in range(10):
+            user = user_id(self._rng.randrange(self._population))
+            if user not in self._sessions:
+                break
+        else:
+            return
+        length = min(1800.0, 30.0 + self._rng.expovariate(1.0 / max(1.0, self._profile.mean_session - 30.0)))
+        self._sessions[user] = at + timedelta(seconds=length)
+        first_action = at + timedelta(seconds=self._rng.expovariate(1.0 / self._gap))
+        heapq.heappush(self._actions, (first_action, next(self._seq), user))
+        if login is not None:
+            login.append(self._activity(user, at))
+
+    def _run_users(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
+        while self._actions and self._actions[0][0] <= now:
+            at, _, user = heapq.heappop(self._actions)
+            if at < since:  # an action due during a skipped outage happens now instead
+                at = since + (now - since) * self._rng.random()
+            if at > self._sessions[user]:
+                del self._sessions[user]
+                continue
+            self._act(user, at, out)
+            next_at = at + timedelta(seconds=self._rng.expovariate(1.0 / self._gap))
+            heapq.heappush(self._actions, (next_at, next(self._seq), user))
+
+    def _act(self, user: str, at: datetime, out: list[_Timed]) -> None:
+        if self._rng.random() >= self._profile.view_share:
+            out.append(self._activity(user, at))
+            return
+        item = self._catalogue.pick(self._rng)
+        out.append(self._view(self._catalogue.content_ids[item], user, at))
+        if self._rng.random() < self._buy_chance:
+            out.append(self._purchase(user, item, at))
+
+    def _run_anonymous(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
+        if self._next_anonymous < since:
+            self._next_anonymous = self._after(since, self._anonymous_rate)
+        while self._next_anonymous <= now:
+            item = self._catalogue.pick(self._rng)
+            out.append(self._view(self._catalogue.content_ids[item], None, self._next_anonymous))
+            self._next_anonymous = self._after(self._next_anonymous, self._anonymous_rate)
+
+    def _run_settlements(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
+        while self._pending and self._pending[0][0] <= now:
+            due, _, transaction_id, outcome = heapq.heappop(self._pending)
+            at = max(due, since)
+            # A status change names only the transaction: the contract needs nothing else.
+            event = {"type": "transaction", "id": transaction_id, "status": outcome, "at": format_timestamp(at)}
+            out.append((at, next(self._seq), event))
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _event_id(self) -> tuple[int, str]:
+        seq = next(self._seq)
+        return seq, f"sim-{self._run_id}-{seq}"
+
+    def _activity(self, user: str, at: datetime) -> _Timed:
+        seq, event_id = self._event_id()
+        return at, seq, {"type": "user_activity", "userId": user, "at": format_timestamp(at), "eventId": event_id}
+
+    def _view(self, content_id: str, user: str | None, at: datetime) -> _Timed:
+        seq, event_id = self._event_id()
+        event: dict[str, Any] = {"type": "content_view", "contentId": content_id}
+        if user is not None:
+            event["userId"] = user
+        event.update(at=format_timestamp(at), eventId=event_id)
+        return at, seq, event
+
+    def _purchase(self, user: str, item: int, at: datetime) -> _Timed:
+        profile = self._profile
+        transaction_id = f"sim-{self._run_id}-t-{next(self._transactions):06d}"
+        roll = self._rng.random()
+        if roll < profile.direct_failure:
+            status = "failed"
+        elif roll < profile.direct_failure + profile.pending_share and len(self._pending) < profile.max_pending:
+            status = "pending"
+            outcome = "failed" if self._rng.random() < profile.pending_failure else "completed"
+            due = at + timedelta(seconds=self._rng.uniform(*profile.settle_delay))
+            heapq.heappush(self._pending, (due, next(self._seq), transaction_id, outcome))
+        else:
+            status = "completed"  # also when `max_pending` are waiting: memory stays bounded
+        # No `currency`: the sidecar applies its own, so the simulator works for any deployment.
+        event = {
+            "type": "transaction",
+            "id": transaction_id,
+            "userId": user,
+            "contentId": self._catalogue.content_ids[item],
+            "amount": str(self._catalogue.prices[item]),
+            "status": status,
+            "at": format_timestamp(at),
+        }
+        return at, next(self._seq), event
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SendStats:
+    """What the sidecar answered, summed over a run."""
+
+    sent: int = 0  # events of batches the sidecar answered 200
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0  # events of batches refused with a 4xx: dropped, since resending cannot help
+    unsent: int = 0  # events still undelivered when the run ended
+    retries: int = 0
+
+    def line(self, elapsed: float) -> str:
+        per_second = self.sent / elapsed if elapsed > 0 else 0.0
+        text = f"{self.sent} events sent ({per_second:.1f}/s), {self.accepted} accepted, {self.duplicates} duplicates"
+        for name in ("rejected", "unsent", "retries"):
+            if value := getattr(self, name):
+                text += f", {value} {name}"
+        return text
+
+
+class EventSender:
+    """Posts batches of events to the sidecar, resending a batch until it is stored.
+
+    Resending is safe because every batch is idempotent (`eventId`s, transaction ids), so a network
+    error or a 503 is retried with exponential backoff, honouring `Retry-After`. A 4xx means the
+    batch itself is wrong: it is reported and dropped, and the run goes on.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        log: TextIO | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        first_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.stats = SendStats()
+        self.events_url = url.rstrip("/") + EVENTS_PATH
+        self._client = client
+        self._log = log
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._first_backoff = first_backoff
+        self._max_backoff = max_backoff
+
+    def say(self, message: str) -> None:
+        print(f"simulate: {message}", file=self._log or sys.stderr, flush=True)
+
+    async def send(self, events: Sequence[dict[str, Any]], *, deadline: float | None = None) -> None:
+        """Deliver `events` in batches the contract allows; give up retrying at `deadline` (monotonic)."""
+        for start in range(0, len(events), MAX_BATCH_EVENTS):
+            await self._send_batch(events[start : start + MAX_BATCH_EVENTS], deadline)
+
+    async def _send_batch(self, batch: Sequence[dict[str, Any]], deadline: float | None) -> None:
+        body = json.dumps({"events": list(batch)}).encode()  # the same bytes on every attempt
+        backoff = self._first_backoff
+        while True:
+            retry_after = 0.0
+            try:
+                response = await self._client.post(
+                    self.events_url, content=body, headers={"content-type": "application/json"}
+                )
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__} ({exc})" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    self._count(batch, response)
+                    return
+                if response.status_code not in _RETRYABLE_STATUS:
+                    self.stats.rejected += len(batch)
+                    self.say(f"the sidecar refused {len(batch)} events ({_describe(response)}); dropped them")
+                    return
+                problem = _describe(response)
+                retry_after = _retry_after(response)
+            wait = min(max(backoff, retry_after), self._max_backoff)
+            if deadline is not None and self._monotonic() + wait > deadline:
+                self.stats.unsent += len(batch)
+                self.say(f"{problem}; the run ends before a retry, {len(batch)} events not delivered")
+                return
+            self.say(f"{problem}; sending the same {len(batch)} events again in {wait:.1f} s")
+            self.stats.retries += 1
+            await self._sleep(wait)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _count(self, batch: Sequence[dict[str, Any]], response: httpx.Response) -> None:
+        self.stats.sent += len(batch)
+        try:
+            answer = response.json()
+            self.stats.accepted += int(answer["accepted"])
+            self.stats.duplicates += int(answer["duplicates"])
+        except (ValueError, KeyError, TypeError):
+            self.say(f"200 without the contract's counts from {self.events_url}: is this the sidecar?")
+
+
+def _describe(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"HTTP {response.status_code} {error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else 0.0
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run_simulation(
+    model: TrafficModel,
+    sender: EventSender,
+    *,
+    batch_interval: float = 1.0,
+    duration: float | None = None,
+    report_every: float = 10.0,
+    clock: Callable[[], datetime] = _utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SendStats:
+    """Every `batch_interval`, send what the model produced since the last batch; until `duration`."""
+    started = monotonic()
+    deadline = None if duration is None else started + duration
+    next_batch = started + batch_interval
+    next_report = started + report_every
+    while True:
+        wake = next_batch if deadline is None else min(next_batch, deadline)
+        await asyncio.sleep(max(0.0, wake - monotonic()))
+        await sender.send(model.tick(clock()), deadline=deadline)
+        moment = monotonic()
+        if moment >= next_report:
+            sender.say(sender.stats.line(moment - started))
+            next_report = moment + report_every
+        if deadline is not None and moment >= deadline:
+            return sender.stats
+        # After a slow send, carry on from now instead of sending a burst to catch up.
+        next_batch = max(next_batch + batch_interval, moment)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m server.simulate",
+        description=(
+            "Send realistic demo traffic to a running sidecar: users who come and go, content views "
+            "with a skewed popularity, and purchases, some pending and settled later. Events go to "
+            f"POST <url>{EVENTS_PATH} in batches; a failed batch is retried (events are idempotent)."
+        ),
+        epilog="A summary line goes to stderr every 10 s and at the end. Ctrl-C stops.",
+    )
+    parser.add_argument("--url", help="the sidecar's base URL (default: METRICS_API_URL, else http://localhost:3000)")
+    parser.add_argument("--rate", type=_positive, default=20.0, help="events per second, roughly (default: 20)")
+    parser.add_argument("--duration", type=_positive, help="stop after this many seconds (default: run until Ctrl-C)")
+    parser.add_argument(
+        "--seed", type=int, help="seed of the random traffic, to repeat a run's pattern (ids still differ per run)"
+    )
+    parser.add_argument("--batch-interval", type=_positive, default=1.0, help="seconds between batches (default: 1)")
+    return parser
+
+
+async def _simulate(args: argparse.Namespace, url: str, sender_log: TextIO, senders: list[EventSender]) -> None:
+    run_id = secrets.token_hex(4)  # not from the seed: a repeated seed must not repeat ids
+    model = TrafficModel(random.Random(args.seed), _utc_now(), TrafficProfile(rate=args.rate), run_id=run_id)
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        sender = EventSender(client, url, log=sender_log)
+        senders.append(sender)
+        sender.say(
+            f"sending about {args.rate:g} events/s to {sender.events_url} every {args.batch_interval:g} s "
+            f"(run {run_id}, {model.online_users} users online); Ctrl-C stops"
+        )
+        await run_simulation(model, sender, batch_interval=args.batch_interval, duration=args.duration)
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    url = args.url
+    if url is None:
+        try:
+            url = (settings or Settings.from_env()).api_url
+        except ConfigurationError as exc:
+            print(f"simulate: {exc.message}", file=sys.stderr)
+            return 2
+    started = time.monotonic()
+    senders: list[EventSender] = []
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a run without --duration ends
+        asyncio.run(_simulate(args, url, sys.stderr, senders))
+    if senders:
+        senders[0].say("done: " + senders[0].stats.line(time.monotonic() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""`/ws/metrics` served by real uvicorn: what only a real network connection shows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from server.settings import Settings
+from tests.live import RawPeer, prometheus_value, serve, wait_until
+
+
+def _next_metrics(ws: object) -> dict:
+    while True:
+        message = json.loads(ws.recv(timeout=5))  # type: ignore[attr-defined]
+        if message["type"] == "metrics":
+            return message["data"]
+
+
+def test_a_stalled_client_never_delays_the_others_and_is_closed(settings: Settings) -> None:
+    settings = replace(settings, stall_timeout=1.0)
+    with serve(settings, send_buffer=4096) as address, connect(f"ws://{address}/ws/metrics") as healthy:
+        for _ in range(20):  # fill the history: each reply below is then ~7 KB
+            _next_metrics(healthy)
+        stalled = RawPeer(address, receive_buffer=4096)
+        assert stalled.status == 101
+        # far more than both kernel buffers and uvicorn's write buffer hold; the peer reads none of it
+        for _ in range(30):
+            stalled.send_text('{"type": "history"}')
+        first = _next_metrics(healthy)["snapshotId"]
+        received = [_next_metrics(healthy)["snapshotId"] for _ in range(10)]
+        # every snapshot reaches the reading client, in order, none skipped
+        assert received == list(range(first + 1, first + 11))
+        wait_until(
+            lambda: prometheus_value(address, 'metrics_ws_closes_total{reason="stalled"}') == 1.0,
+            timeout=10,
+            message="the stalled client is closed",
+        )
+        assert prometheus_value(address, "metrics_ws_connections") == 1.0
+        assert _next_metrics(healthy)["snapshotId"] > received[-1]
+        stalled.close()
+
+
+def test_a_dead_peer_that_never_answers_pings_is_dropped(settings: Settings) -> None:
+    with serve(settings, ws_ping_interval=0.3, ws_ping_timeout=0.3) as address:
+        peer = RawPeer(address)
+        assert peer.status == 101
+        wait_until(lambda: prometheus_value(address, "metrics_ws_connections") == 1.0, 5, "the peer is counted")
+        # the peer reads nothing and so never answers the server's keepalive pings
+        wait_until(lambda: prometheus_value(address, "metrics_ws_connections") == 0.0, 10, "the peer is dropped")
+        peer.close()
+
+
+def test_a_frame_over_64_kb_is_closed_with_1009_by_the_server(settings: Settings) -> None:
+    with serve(settings) as address, connect(f"ws://{address}/ws/metrics", max_size=None) as ws:
+        _next_metrics(ws)
+        ws.send('{"type": "ping", "pad": "' + "x" * 70000 + '"}')
+        with pytest.raises(ConnectionClosedError) as closed:
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_handshake_from_a_foreign_origin_gets_403(settings: Settings) -> None:
+    with serve(settings) as address:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"ws://{address}/ws/metrics", origin="https://evil.example")
+        assert refused.value.response.status_code == 403
+        with connect(f"ws://{address}/ws/metrics", origin="http://localhost:8501") as ws:
+            assert _next_metrics(ws)["stale"] is False
