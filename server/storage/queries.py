@@ -53,13 +53,14 @@ async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datet
     earliest = min(periods.week_start, periods.month_start)
     completed = Transaction.status == "completed"
     amount = Transaction.amount
+    # Periods run to `now`: a completion stamped later (accepted up to 5 min ahead) is not yet in them.
     revenue = (
         await conn.execute(
             select(
                 _cents_sum(conn, case((_completed_time >= periods.day_start, amount))),
                 _cents_sum(conn, case((_completed_time >= periods.week_start, amount))),
                 _cents_sum(conn, case((_completed_time >= periods.month_start, amount))),
-            ).where(completed, _completed_time >= earliest)
+            ).where(completed, _completed_time >= earliest, _completed_time <= now)
         )
     ).one()
     total = (await conn.execute(select(_cents_sum(conn, amount)).where(completed))).scalar_one()
