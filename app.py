@@ -1,0 +1,9 @@
+"""The dashboard's entry point: it only routes (`streamlit run app.py`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="Realtime metrics", page_icon=":bar_chart:", layout="wide")
+navigation = st.navigation([st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True)])
+navigation.run()

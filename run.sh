@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Quick start: install what is needed, then run the product. Ctrl-C stops everything.
+#
+# With no DATABASE_URL (the embedded default: SQLite under ./data, in-process cache) it also
+# loads demo history and runs the traffic simulator, so the numbers move at once. With a
+# DATABASE_URL it runs the sidecar alone and writes nothing made-up.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/bootstrap.sh requirements.txt
+py=.venv/bin/python
+
+embedded=$($py -c 'from server.settings import Settings; print(int(Settings.from_env().embedded))')
+api_url=$($py -c 'from server.settings import Settings; s = Settings.from_env(); print(f"http://{s.host}:{s.port}")')
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+}
+trap stop INT TERM EXIT
+
+if [ "$embedded" = 1 ]; then
+  $py -m server.demo
+fi
+
+$py -m server &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  if $py -c "import httpx, sys; sys.exit(httpx.get('$api_url/health', timeout=1).status_code != 200)" 2>/dev/null; then
+    break
+  fi
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "the sidecar failed to start" >&2; exit 1; }
+  sleep 0.3
+done
+
+echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
+
+if [ "$embedded" = 1 ]; then
+  $py -m server.simulate --url "$api_url" &
+  pids+=($!)
+fi
+
+# Run until one of them stops (or Ctrl-C); then stop the rest.
+wait -n "${pids[@]}"

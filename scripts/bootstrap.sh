@@ -1,0 +1,31 @@
+# Sourced by run.sh and test.sh: make .venv with Python >= 3.11 and install the pinned
+# requirements into it (again only when a requirements file changed).
+# Usage: source scripts/bootstrap.sh requirements.txt|requirements-dev.txt
+
+_requirements="${1:-requirements.txt}"
+
+_find_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  _python=$(_find_python) || { echo "Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+  echo "creating .venv with $($_python --version)" >&2
+  "$_python" -m venv .venv
+fi
+
+_stamp=".venv/.installed-$(cat requirements.txt "$_requirements" | sha256sum | cut -c1-16)"
+if [ ! -f "$_stamp" ]; then
+  echo "installing $_requirements into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$_requirements"
+  touch "$_stamp"
+fi
