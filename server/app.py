@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         engine = create_engine(settings.database_url)
         backend = create_backend(settings.redis_url)
         tasks: list[asyncio.Task[None]] = []
+        service: MetricsService | None = None
         try:
             await upgrade_to_head(engine)
             await backend.connect()
@@ -44,6 +45,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
             yield {"settings": settings, "service": service, "hub": hub, "observability": observability}
         finally:
+            if service is not None:
+                service.stop()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -61,6 +66,7 @@ def uvicorn_config(settings: Settings, app: Starlette | None = None, **overrides
         "ws_max_size": settings.max_frame_bytes,  # larger frames are closed with 1009 before buffering
         "ws_ping_interval": 20.0,  # a peer that does not answer a ping within 20 s is dropped
         "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": False,  # compression costs memory per socket; snapshots are ~0.4 KB
         "timeout_graceful_shutdown": 10,
         "log_config": None,
         **overrides,

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -67,6 +68,7 @@ class MetricsService:
         self._last_id = 0
         self._last_good: dict[str, Any] | None = None
         self._refresh_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
         self.last_compute_seconds = 0.0
 
     async def start(self) -> None:
@@ -84,11 +86,14 @@ class MetricsService:
         await self.refresh()
 
     async def run(self) -> None:
-        """Compute a snapshot every interval (on the instance holding the lease), until cancelled."""
+        """Compute a snapshot every interval (on the instance holding the lease), until `stop()`."""
         interval = self.settings.interval
         next_tick = time.monotonic() + interval
-        while True:
-            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, next_tick - time.monotonic()))
+            if self._stopping.is_set():
+                return
             next_tick += interval
             if next_tick < time.monotonic():  # a slow computation: skip the ticks it overran
                 next_tick = time.monotonic() + interval
@@ -97,6 +102,14 @@ class MetricsService:
                     await self.refresh()
             except Exception:
                 log.exception("snapshot loop failed; retrying next interval")
+
+    def stop(self) -> None:
+        """Ask `run()` to return once the snapshot in progress, if any, is done.
+
+        Cancelling a database call half-way can leave an asyncpg connection waiting forever,
+        so the loop is stopped between snapshots instead.
+        """
+        self._stopping.set()
 
     async def _leads(self) -> bool:
         try:

@@ -35,6 +35,7 @@ MAX_BATCH_EVENTS = 1000  # the contract's limit per request
 EVENTS_PATH = "/api/v1/events"
 # Gateways and an unreachable database: the batch was not stored, and it is idempotent to resend.
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+_WIND_DOWN_SECONDS = 2.0  # how long a stopping run keeps trying to deliver its last events
 # What a catalogue item costs, and how often items are priced so: most content is cheap.
 _PRICE_POINTS = ("4.99", "9.99", "14.99", "19.99", "29.99", "49.99", "99.00", "199.00")
 _PRICE_WEIGHTS = (25, 25, 15, 12, 10, 7, 4, 2)
@@ -78,7 +79,7 @@ class Catalogue:
 class TrafficProfile:
     """The knobs of the simulated platform; the defaults read like a small, healthy one."""
 
-    rate: float = 20.0  # events per second, roughly (logins and purchases come on top)
+    rate: float = 20.0  # events per second, all kinds together
     anonymous_share: float = 0.1  # share of the rate that is views by visitors who are not signed in
     view_share: float = 0.8  # share of a signed-in user's actions that are views (the rest: activity)
     action_gap: float = 10.0  # mean seconds between one user's actions; sets how many users are online
@@ -109,6 +110,26 @@ class TrafficProfile:
             raise ValueError("max_users must be at least 1, max_pending at least 0, max_step positive")
 
 
+def _signed_in_rates(profile: TrafficProfile) -> tuple[float, int]:
+    """(actions per second of signed-in users, users online) for the whole to send `rate` events/s.
+
+    Besides users' actions and anonymous views, logins, purchases and settlements are events too;
+    the actions are what is left of the rate once those are counted, so `--rate` means what it says.
+    """
+    anonymous = profile.rate * profile.anonymous_share
+    per_view = profile.conversion * (1 + profile.pending_share)  # purchase and settlement events per view
+    left = profile.rate - anonymous * (1 + per_view)
+    # logins per action: one per session of `mean_session / action_gap` actions
+    actions = left / (1 + profile.action_gap / profile.mean_session + per_view * profile.view_share)
+    online = round(actions * profile.action_gap)
+    if online > profile.max_users:  # fewer, busier users: fewer logins
+        online = profile.max_users
+        actions = (left - online / profile.mean_session) / (1 + per_view * profile.view_share)
+    if actions <= 0 or online < 1:
+        raise ValueError(f"a rate of {profile.rate:g} events/s is too low for this profile")
+    return actions, online
+
+
 class TrafficModel:
     """Users who arrive, browse, buy and leave: the events of a platform of about `profile.rate`/s.
 
@@ -126,14 +147,13 @@ class TrafficModel:
         self._run_id = run_id
         self._clock = start
         self._catalogue = Catalogue(profile.catalogue_size)
-        signed_in_rate = profile.rate * (1 - profile.anonymous_share)
-        online = min(profile.max_users, max(1, round(signed_in_rate * profile.action_gap)))
-        self._gap = online / signed_in_rate  # per-user gap that makes `online` users send the rate
-        self._arrival_rate = online / profile.mean_session  # Little's law: keeps about `online` online
         self._anonymous_rate = profile.rate * profile.anonymous_share
-        views = signed_in_rate * profile.view_share + self._anonymous_rate
+        actions, online = _signed_in_rates(profile)
+        self._gap = online / actions  # per-user gap that makes `online` users send `actions` per second
+        self._arrival_rate = online / profile.mean_session  # Little's law: keeps about `online` online
+        views = actions * profile.view_share + self._anonymous_rate
         # Only signed-in users buy, so their views convert more often for `conversion` to hold overall.
-        self._buy_chance = min(1.0, profile.conversion * views / (signed_in_rate * profile.view_share))
+        self._buy_chance = min(1.0, profile.conversion * views / (actions * profile.view_share))
         self._population = max(1000, 20 * online)  # returning users: the same ids come back
         self._sessions: dict[str, datetime] = {}  # user -> when the session ends
         self._actions: list[tuple[datetime, int, str]] = []  # heap: each online user's next action
@@ -166,6 +186,16 @@ class TrafficModel:
         self._run_settlements(since, now, out)
         out.sort(key=lambda item: (item[0], item[1]))
         return [event for _, _, event in out]
+
+    def finish(self, now: datetime) -> list[dict[str, Any]]:
+        """The last events of a run: those up to `now`, then the outcome of every transaction still
+        pending, at `now`, so that a stopped run leaves nothing pending forever on the dashboard."""
+        events = self.tick(now)
+        at = max(now, self._clock)
+        while self._pending:
+            _, _, transaction_id, outcome = heapq.heappop(self._pending)
+            events.append(self._settlement(transaction_id, outcome, at)[2])
+        return events
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -228,10 +258,7 @@ class TrafficModel:
     def _run_settlements(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
         while self._pending and self._pending[0][0] <= now:
             due, _, transaction_id, outcome = heapq.heappop(self._pending)
-            at = max(due, since)
-            # A status change names only the transaction: the contract needs nothing else.
-            event = {"type": "transaction", "id": transaction_id, "status": outcome, "at": format_timestamp(at)}
-            out.append((at, next(self._seq), event))
+            out.append(self._settlement(transaction_id, outcome, max(due, since)))
 
     # -- events ------------------------------------------------------------------------------
 
@@ -250,6 +277,11 @@ class TrafficModel:
             event["userId"] = user
         event.update(at=format_timestamp(at), eventId=event_id)
         return at, seq, event
+
+    def _settlement(self, transaction_id: str, outcome: str, at: datetime) -> _Timed:
+        # A status change names only the transaction: the contract needs nothing else.
+        event = {"type": "transaction", "id": transaction_id, "status": outcome, "at": format_timestamp(at)}
+        return at, next(self._seq), event
 
     def _purchase(self, user: str, item: int, at: datetime) -> _Timed:
         profile = self._profile
@@ -412,18 +444,22 @@ async def run_simulation(
     deadline = None if duration is None else started + duration
     next_batch = started + batch_interval
     next_report = started + report_every
-    while True:
-        wake = next_batch if deadline is None else min(next_batch, deadline)
-        await asyncio.sleep(max(0.0, wake - monotonic()))
-        await sender.send(model.tick(clock()), deadline=deadline)
-        moment = monotonic()
-        if moment >= next_report:
-            sender.say(sender.stats.line(moment - started))
-            next_report = moment + report_every
-        if deadline is not None and moment >= deadline:
-            return sender.stats
-        # After a slow send, carry on from now instead of sending a burst to catch up.
-        next_batch = max(next_batch + batch_interval, moment)
+    try:
+        while True:
+            wake = next_batch if deadline is None else min(next_batch, deadline)
+            await asyncio.sleep(max(0.0, wake - monotonic()))
+            await sender.send(model.tick(clock()), deadline=deadline)
+            moment = monotonic()
+            if deadline is not None and moment >= deadline:
+                break
+            if moment >= next_report:
+                sender.say(sender.stats.line(moment - started))
+                next_report = moment + report_every
+            # After a slow send, carry on from now instead of sending a burst to catch up.
+            next_batch = max(next_batch + batch_interval, moment)
+    finally:  # at the end of `duration` and on Ctrl-C alike; a stop should not wait long
+        await sender.send(model.finish(clock()), deadline=monotonic() + _WIND_DOWN_SECONDS)
+    return sender.stats
 
 
 def _positive(text: str) -> float:
@@ -444,10 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
             "with a skewed popularity, and purchases, some pending and settled later. Events go to "
             f"POST <url>{EVENTS_PATH} in batches; a failed batch is retried (events are idempotent)."
         ),
-        epilog="A summary line goes to stderr every 10 s and at the end. Ctrl-C stops.",
+        epilog=(
+            "A summary line goes to stderr every 10 s and at the end. Ctrl-C stops; transactions still "
+            "pending then get their outcome, so that none stays pending forever."
+        ),
     )
     parser.add_argument("--url", help="the sidecar's base URL (default: METRICS_API_URL, else http://localhost:3000)")
-    parser.add_argument("--rate", type=_positive, default=20.0, help="events per second, roughly (default: 20)")
+    parser.add_argument("--rate", type=_positive, default=20.0, help="events per second, on average (default: 20)")
     parser.add_argument("--duration", type=_positive, help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument(
         "--seed", type=int, help="seed of the random traffic, to repeat a run's pattern (ids still differ per run)"
