@@ -1,0 +1,89 @@
+"""Settings come from the environment (and `.env`), exactly the contract's variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.errors import ConfigurationError
+from server.settings import Settings
+from server.storage.db import async_url
+
+
+def test_defaults_are_the_embedded_quick_start() -> None:
+    settings = Settings.from_env({}, env_file=None)
+    assert settings == Settings()
+    assert settings.embedded is True
+    assert settings.database_url == "sqlite:///data/metrics.db"
+    assert (settings.redis_url, settings.interval, settings.timezone, settings.currency) == (None, 5.0, "UTC", "USD")
+    assert (settings.host, settings.port, settings.redis_prefix) == ("127.0.0.1", 3000, "metrics:")
+    assert settings.allowed_origins == ("http://localhost:8501", "http://127.0.0.1:8501")
+    assert (settings.api_url, settings.ws_url) == ("http://localhost:3000", "ws://localhost:3000/ws/metrics")
+
+
+def test_every_contract_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@db/metrics",
+            "REDIS_URL": "redis://cache:6379/1",
+            "METRICS_INTERVAL": "2.5",
+            "METRICS_TIMEZONE": "Pacific/Auckland",
+            "METRICS_CURRENCY": "NZD",
+            "METRICS_REDIS_PREFIX": "shop1:",
+            "HOST": "0.0.0.0",
+            "PORT": "8080",
+            "METRICS_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
+            "METRICS_API_URL": "http://api:8080",
+            "METRICS_WS_URL": "ws://api:8080/ws/metrics",
+        },
+        env_file=None,
+    )
+    assert settings.embedded is False
+    assert settings.database_url == "postgresql://u@db/metrics"
+    assert settings.redis_url == "redis://cache:6379/1"
+    assert (settings.interval, settings.timezone, settings.currency) == (2.5, "Pacific/Auckland", "NZD")
+    assert (settings.redis_prefix, settings.host, settings.port) == ("shop1:", "0.0.0.0", 8080)
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert (settings.api_url, settings.ws_url) == ("http://api:8080", "ws://api:8080/ws/metrics")
+
+
+def test_the_real_environment_wins_over_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("METRICS_TIMEZONE=Europe/Berlin\nMETRICS_CURRENCY=EUR\n")
+    settings = Settings.from_env({"METRICS_CURRENCY": "GBP"}, env_file=env_file)
+    assert (settings.timezone, settings.currency) == ("Europe/Berlin", "GBP")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("METRICS_INTERVAL", "soon", "METRICS_INTERVAL must be a number"),
+        ("METRICS_INTERVAL", "0", "METRICS_INTERVAL must be a positive number"),
+        ("METRICS_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
+        ("METRICS_CURRENCY", "dollars", "three-letter ISO code"),
+        ("PORT", "http", "PORT must be an integer"),
+        ("PORT", "70000", "PORT must be between 1 and 65535"),
+    ],
+)
+def test_bad_values_are_refused_with_a_clear_message(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env({variable: value}, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("plain", "driver"),
+    [
+        ("sqlite:///data/metrics.db", "sqlite+aiosqlite"),
+        ("postgresql://u@db/metrics", "postgresql+asyncpg"),
+        ("postgres://u@db/metrics", "postgresql+asyncpg"),
+        ("postgresql+psycopg2://u@db/metrics", "postgresql+asyncpg"),
+    ],
+)
+def test_plain_database_urls_get_the_async_driver(plain: str, driver: str) -> None:
+    assert async_url(plain).drivername == driver
+
+
+def test_an_unsupported_database_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="scheme 'mysql' is not supported"):
+        async_url("mysql://u@db/metrics")
