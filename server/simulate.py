@@ -17,6 +17,7 @@ import itertools
 import json
 import random
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -346,12 +347,13 @@ class EventSender:
         url: str,
         *,
         log: TextIO | None = None,
+        stats: SendStats | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         first_backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
-        self.stats = SendStats()
+        self.stats = stats if stats is not None else SendStats()
         self.events_url = url.rstrip("/") + EVENTS_PATH
         self._client = client
         self._log = log
@@ -481,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"POST <url>{EVENTS_PATH} in batches; a failed batch is retried (events are idempotent)."
         ),
         epilog=(
-            "A summary line goes to stderr every 10 s and at the end. Ctrl-C stops; transactions still "
+            "A summary line goes to stderr every 10 s and at the end. Ctrl-C (or SIGTERM) stops; transactions still "
             "pending then get their outcome, so that none stays pending forever."
         ),
     )
@@ -495,12 +497,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _simulate(args: argparse.Namespace, url: str, sender_log: TextIO, senders: list[EventSender]) -> None:
+async def _simulate(args: argparse.Namespace, url: str, stats: SendStats) -> None:
     run_id = secrets.token_hex(4)  # not from the seed: a repeated seed must not repeat ids
     model = TrafficModel(random.Random(args.seed), _utc_now(), TrafficProfile(rate=args.rate), run_id=run_id)
+    # SIGTERM (how run.sh and service managers stop it) ends the run like Ctrl-C, with its wind-down.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     async with httpx.AsyncClient(timeout=10.0) as client:
-        sender = EventSender(client, url, log=sender_log)
-        senders.append(sender)
+        sender = EventSender(client, url, stats=stats)
         sender.say(
             f"sending about {args.rate:g} events/s to {sender.events_url} every {args.batch_interval:g} s "
             f"(run {run_id}, {model.online_users} users online); Ctrl-C stops"
@@ -517,12 +523,15 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         except ConfigurationError as exc:
             print(f"simulate: {exc.message}", file=sys.stderr)
             return 2
+    if not url.startswith(("http://", "https://")):
+        print(f"simulate: the sidecar's URL must start with http:// or https://, got {url!r}", file=sys.stderr)
+        return 2
     started = time.monotonic()
-    senders: list[EventSender] = []
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a run without --duration ends
-        asyncio.run(_simulate(args, url, sys.stderr, senders))
-    if senders:
-        senders[0].say("done: " + senders[0].stats.line(time.monotonic() - started))
+    stats = SendStats()
+    # Ctrl-C (KeyboardInterrupt) or SIGTERM (a cancelled run) is how a run without --duration ends.
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(_simulate(args, url, stats))
+    print(f"simulate: done: {stats.line(time.monotonic() - started)}", file=sys.stderr)
     return 0
 
 
