@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quick start: install what is needed, then run the product. Ctrl-C stops everything.
+# Quick start: install what is needed, then run the product: the sidecar and the Streamlit
+# dashboard (http://localhost:8501). Ctrl-C stops everything.
 #
 # With no DATABASE_URL (the embedded default: SQLite under ./data, in-process cache) it also
 # loads demo history and runs the traffic simulator, so the numbers move at once. With a
@@ -9,8 +10,19 @@ cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements.txt
 py=.venv/bin/python
 
-embedded=$($py -c 'from server.settings import Settings; print(int(Settings.from_env().embedded))')
-api_url=$($py -c 'from server.settings import Settings; s = Settings.from_env(); print(f"http://{s.host}:{s.port}")')
+read -r embedded api_url ws_url < <($py - <<'PY'
+import os
+from dotenv import dotenv_values
+from server.settings import Settings
+s = Settings.from_env()
+api = f"http://{s.host}:{s.port}"
+# The dashboard follows the sidecar's PORT unless METRICS_WS_URL says otherwise.
+configured = "METRICS_WS_URL" in os.environ or "METRICS_WS_URL" in dotenv_values(".env")
+ws = s.ws_url if configured else api.replace("http", "ws", 1) + "/ws/metrics"
+print(int(s.embedded), api, ws)
+PY
+)
+export METRICS_WS_URL="$ws_url"
 
 pids=()
 stop() {
@@ -41,6 +53,10 @@ if [ "$embedded" = 1 ]; then
   $py -m server.simulate --url "$api_url" &
   pids+=($!)
 fi
+
+.venv/bin/streamlit run app.py &
+pids+=($!)
+echo "dashboard: http://localhost:${STREAMLIT_SERVER_PORT:-8501}" >&2
 
 # Run until one of them stops (or Ctrl-C); then stop the rest.
 wait -n "${pids[@]}"

@@ -1,17 +1,142 @@
-"""The realtime page. Until the live dashboard lands, it shows the sidecar's current snapshot."""
+"""The realtime page: the spec's live revenue, users, transactions, content and two charts."""
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
+
 import streamlit as st
 
-from dashboard.client import SidecarClient, SidecarUnavailable
+from dashboard import format, widgets
+from dashboard.charts import line_chart
+from dashboard.resources import live_subscription, settings
+from dashboard.subscription import LiveView
+
+config = settings()
+subscription = live_subscription()
+currency = config.currency
+symbol = format.money(0, currency).replace("0.00", "").replace("0", "")
 
 st.title("Realtime metrics")
-client = SidecarClient.from_env()
-try:
-    snapshot = client.realtime_metrics()
-except SidecarUnavailable as exc:
-    st.error(f"The sidecar at {client.api_url} cannot be reached: {exc}")
-else:
-    st.caption(f"Snapshot {snapshot['snapshotId']} at {snapshot['timestamp']}")
-    st.json(snapshot)
+
+
+def _money_change(view: LiveView, section: str, key: str) -> str | None:
+    if view.previous is None or view.latest is None:
+        return None
+    change = Decimal(str(view.latest[section][key])) - Decimal(str(view.previous[section][key]))
+    return format.money_delta(change, currency)
+
+
+def _count_change(view: LiveView, section: str, key: str) -> int | None:
+    if view.previous is None or view.latest is None:
+        return None
+    return view.latest[section][key] - view.previous[section][key]
+
+
+def _connection(view: LiveView) -> None:
+    state = view.state
+    age = None if view.received_at is None else time.time() - view.received_at
+    live = state.status == "live" and age is not None and age <= 2 * config.interval
+    stale_reasons = []
+    if view.latest is not None and view.latest.get("stale"):
+        stale_reasons.append("the sidecar could not refresh from its database")
+    if age is not None and age > 2 * config.interval:
+        stale_reasons.append(f"no update for {format.age(age)}")
+    if state.status != "live" and view.latest is not None:
+        stale_reasons.append("disconnected")
+
+    left, right = st.columns([3, 2])
+    with left:
+        text = "Live" if live else ("Connecting…" if state.status == "connecting" else "Disconnected")
+        if age is not None:
+            text += f" · updated {format.age(age)} ago"
+        st.markdown(widgets.connection_indicator(live, text), unsafe_allow_html=True)
+    with right:
+        if stale_reasons:
+            st.badge("Stale: " + "; ".join(stale_reasons), icon=":material/history:", color="orange")
+
+    if state.status == "retrying":
+        st.warning(
+            f"Connection to the sidecar lost ({state.error}). Reconnecting in {state.retry_in:g} s "
+            f"(attempt {state.attempt} of 5). The numbers below are the last received."
+        )
+    elif state.status == "gave_up":
+        st.error(f"Could not reach the sidecar at {subscription.ws_url} after 5 attempts ({state.error}).")
+        st.button("Reconnect", on_click=subscription.reconnect, type="primary")
+    if view.problem:
+        st.warning(f"Ignored a malformed message from the sidecar: {view.problem}")
+
+
+def _numbers(view: LiveView) -> None:
+    data = view.latest
+    assert data is not None
+    revenue, users, transactions, content = (data[k] for k in ("revenue", "activeUsers", "transactions", "content"))
+
+    st.subheader("Revenue")
+    today, total, week, month = st.columns([1.4, 1, 1, 1])
+    today.metric(
+        "Today", format.money(revenue["today"], currency), _money_change(view, "revenue", "today"), border=True
+    )
+    total.metric("Total", format.money(revenue["total"], currency), _money_change(view, "revenue", "total"))
+    week.metric("This week", format.money(revenue["thisWeek"], currency), _money_change(view, "revenue", "thisWeek"))
+    month.metric(
+        "This month", format.money(revenue["thisMonth"], currency), _money_change(view, "revenue", "thisMonth")
+    )
+
+    st.subheader("Active users")
+    current, day, peak = st.columns(3)
+    current.metric("Now (last 5 min)", format.count(users["current"]), _count_change(view, "activeUsers", "current"))
+    day.metric("Today", format.count(users["today"]), _count_change(view, "activeUsers", "today"))
+    peak.metric("Peak (24 h)", format.count(users["peak24h"]))
+
+    st.subheader("Transactions")
+    cards = st.columns(4)
+    for column, (label, key, color) in zip(
+        cards,
+        (
+            ("Total", "total", "#94a3b8"),
+            ("Pending", "pending", widgets.YELLOW),
+            ("Completed", "completed", widgets.GREEN),
+            ("Failed", "failed", widgets.RED),
+        ),
+        strict=True,
+    ):
+        column.markdown(widgets.status_card(label, format.count(transactions[key]), color), unsafe_allow_html=True)
+
+    st.subheader("Content performance")
+    views, purchases, conversion = st.columns(3)
+    views.metric("Views", format.count(content["totalViews"]), _count_change(view, "content", "totalViews"))
+    purchases.metric(
+        "Purchases", format.count(content["totalPurchases"]), _count_change(view, "content", "totalPurchases")
+    )
+    conversion.metric("Conversion rate", format.percent(content["conversionRate"]))
+
+    revenue_chart, users_chart = st.columns(2)
+    revenue_chart.plotly_chart(
+        line_chart(
+            view.snapshots,
+            lambda s: s["revenue"]["today"],
+            title="Revenue today",
+            color=widgets.GREEN,
+            money_prefix=symbol,
+        ),
+        key="revenue-chart",
+    )
+    users_chart.plotly_chart(
+        line_chart(view.snapshots, lambda s: s["activeUsers"]["current"], title="Active users", color="#3b82f6"),
+        key="users-chart",
+    )
+
+
+@st.fragment(run_every=config.interval)
+def live_metrics() -> None:
+    view = subscription.view()
+    _connection(view)
+    if view.latest is None:
+        if view.state.status != "gave_up":
+            st.info(f"Waiting for the first snapshot from {subscription.ws_url}…")
+        return
+    _numbers(view)
+
+
+live_metrics()

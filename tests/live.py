@@ -22,16 +22,17 @@ from server.settings import Settings
 
 
 @contextmanager
-def serve(settings: Settings, *, send_buffer: int | None = None, **overrides: Any) -> Iterator[str]:
+def serve(settings: Settings, *, send_buffer: int | None = None, port: int = 0, **overrides: Any) -> Iterator[str]:
     """Run the sidecar on a free loopback port; yields its `host:port`.
 
     `send_buffer` shrinks the kernel send buffer of accepted sockets (they inherit it from the
     listening socket), so that a client that stops reading stalls the server's writes quickly.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart may take the same port at once
     if send_buffer is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     address = f"127.0.0.1:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn_config(settings, **{"timeout_graceful_shutdown": 1, **overrides}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

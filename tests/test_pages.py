@@ -1,31 +1,190 @@
-"""The dashboard's pages, run by Streamlit's AppTest with the sidecar client replaced."""
+"""The realtime page, run by Streamlit's AppTest with the live subscription replaced by a fake."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.client import SidecarClient, SidecarUnavailable
+import dashboard.resources
+from dashboard.subscription import LiveView
+from server.client import ConnectionState
 
-PAGES = Path(__file__).parents[1] / "pages"
-SNAPSHOT: dict[str, Any] = {"snapshotId": 7, "timestamp": "2026-11-27T10:00:00.000Z", "revenue": {"total": 1.5}}
-
-
-def test_the_realtime_page_shows_the_current_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(SidecarClient, "realtime_metrics", lambda self: SNAPSHOT)
-    page = AppTest.from_file(str(PAGES / "realtime.py")).run()
-    assert not page.exception
-    assert page.caption[0].value == "Snapshot 7 at 2026-11-27T10:00:00.000Z"
+PAGE = str(Path(__file__).parents[1] / "pages" / "realtime.py")
 
 
-def test_the_realtime_page_says_when_the_sidecar_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    def down(self: SidecarClient) -> dict[str, Any]:
-        raise SidecarUnavailable("connection refused")
+def snapshot(snapshot_id: int, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "revenue": {"total": 125000.50, "today": 5420.00, "thisWeek": 32100.00, "thisMonth": 98500.00},
+        "activeUsers": {"current": 42, "today": 1250, "peak24h": 89},
+        "transactions": {"total": 5420, "pending": 12, "completed": 5380, "failed": 28},
+        "content": {"totalViews": 125000, "totalPurchases": 5380, "conversionRate": 4.30},
+        "timestamp": f"2026-11-27T10:00:{snapshot_id:02d}.000Z",
+        "snapshotId": snapshot_id,
+        "stale": False,
+    }
+    for path, value in changes.items():
+        section, key = path.split("__")
+        data[section] = {**data[section], key: value}
+    return data
 
-    monkeypatch.setattr(SidecarClient, "realtime_metrics", down)
-    page = AppTest.from_file(str(PAGES / "realtime.py")).run()
-    assert not page.exception
-    assert page.error[0].value == "The sidecar at http://localhost:3000 cannot be reached: connection refused"
+
+@dataclass
+class FakeSubscription:
+    live_view: LiveView
+    ws_url: str = "ws://sidecar.test/ws/metrics"
+    reconnects: list[float] = field(default_factory=list)
+
+    def view(self) -> LiveView:
+        return self.live_view
+
+    def reconnect(self) -> None:
+        self.reconnects.append(time.time())
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscription]:
+    subscription = FakeSubscription(LiveView())
+    monkeypatch.setattr(dashboard.resources, "live_subscription", lambda: subscription)
+    yield subscription
+
+
+def run(fake: FakeSubscription, view: LiveView) -> AppTest:
+    fake.live_view = view
+    page = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not page.exception, page.exception
+    return page
+
+
+def live(*snapshots: dict[str, Any], age: float = 1.0) -> LiveView:
+    return LiveView(snapshots, ConnectionState("live"), time.time() - age, None)
+
+
+def metrics(page: AppTest) -> dict[str, tuple[str, str]]:
+    """label -> (value, delta); the two "Today" metrics are told apart by order."""
+    found: dict[str, tuple[str, str]] = {}
+    for metric in page.metric:
+        label = metric.label if metric.label not in found else f"{metric.label} (users)"
+        found[label] = (metric.value, metric.delta)
+    return found
+
+
+def test_every_value_is_rendered_with_its_change(fake: FakeSubscription) -> None:
+    before = snapshot(1)
+    after = snapshot(
+        2,
+        revenue__today=5432.50,
+        revenue__total=125013.00,
+        activeUsers__current=40,
+        content__totalViews=125010,
+    )
+    page = run(fake, live(before, after))
+    assert metrics(page) == {
+        "Today": ("$5,432.50", "+$12.50"),
+        "Total": ("$125,013.00", "+$12.50"),
+        "This week": ("$32,100.00", "+$0.00"),
+        "This month": ("$98,500.00", "+$0.00"),
+        "Now (last 5 min)": ("40", "-2"),
+        "Today (users)": ("1,250", "0"),
+        "Peak (24 h)": ("89", ""),
+        "Views": ("125,010", "10"),
+        "Purchases": ("5,380", "0"),
+        "Conversion rate": ("4.30%", ""),
+    }
+
+
+def test_transaction_states_have_their_colours(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1)))
+    cards = {m.value.split('data-label="')[1].split('"')[0]: m.value for m in page.markdown if "status-card" in m.value}
+    assert set(cards) == {"Total", "Pending", "Completed", "Failed"}
+    assert "#eab308" in cards["Pending"] and ">12<" in cards["Pending"]  # yellow
+    assert "#22c55e" in cards["Completed"] and ">5,380<" in cards["Completed"]  # green
+    assert "#ef4444" in cards["Failed"] and ">28<" in cards["Failed"]  # red
+    assert ">5,420<" in cards["Total"]
+
+
+def test_both_charts_hold_the_last_snapshots(fake: FakeSubscription) -> None:
+    snapshots = [snapshot(i, revenue__today=float(i), activeUsers__current=i) for i in range(1, 21)]
+    page = run(fake, live(*snapshots))
+    charts = {chart.key: json.loads(chart.proto.spec) for chart in page.get("plotly_chart")}
+    assert set(charts) == {"revenue-chart", "users-chart"}
+    assert charts["revenue-chart"]["data"][0]["y"] == [float(i) for i in range(1, 21)]
+    assert charts["users-chart"]["data"][0]["y"] == list(range(1, 21))
+    assert len(charts["users-chart"]["data"][0]["x"]) == 20
+
+
+def _indicator(page: AppTest) -> str:
+    return next(m.value for m in page.markdown if 'class="connection"' in m.value)
+
+
+def test_a_live_connection_shows_a_pulsing_green_dot(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1), age=2))
+    indicator = _indicator(page)
+    assert 'data-state="live"' in indicator and "live-pulse" in indicator
+    assert "Live · updated 2 s ago" in indicator
+    assert not [m for m in page.markdown if "badge" in m.value]
+
+
+def test_a_snapshot_marked_stale_by_the_sidecar_gets_a_badge(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1), {**snapshot(2), "stale": True}))
+    badges = [m.value for m in page.markdown if "badge" in m.value]
+    assert badges == [":orange-badge[:material/history: Stale: the sidecar could not refresh from its database]"]
+
+
+def test_numbers_older_than_two_intervals_are_stale_and_not_live(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1), age=11))
+    assert 'data-state="down"' in _indicator(page)
+    assert [m.value for m in page.markdown if "badge" in m.value] == [
+        ":orange-badge[:material/history: Stale: no update for 11 s]"
+    ]
+
+
+def test_a_lost_connection_keeps_the_last_numbers_and_says_it_reconnects(fake: FakeSubscription) -> None:
+    view = LiveView((snapshot(1),), ConnectionState("retrying", 2, "connection refused", 2.0), time.time() - 3, None)
+    page = run(fake, view)
+    assert 'data-state="down"' in _indicator(page) and "Disconnected" in _indicator(page)
+    assert page.warning[0].value == (
+        "Connection to the sidecar lost (connection refused). Reconnecting in 2 s (attempt 2 of 5). "
+        "The numbers below are the last received."
+    )
+    assert metrics(page)["Total"][0] == "$125,000.50"
+    assert "disconnected" in next(m.value for m in page.markdown if "badge" in m.value)
+    assert not page.button
+
+
+def test_after_five_failures_a_reconnect_button_appears_and_works(fake: FakeSubscription) -> None:
+    view = LiveView((snapshot(1),), ConnectionState("gave_up", 5, "connection refused"), time.time() - 60, None)
+    page = run(fake, view)
+    assert page.error[0].value == (
+        "Could not reach the sidecar at ws://sidecar.test/ws/metrics after 5 attempts (connection refused)."
+    )
+    assert [b.label for b in page.button] == ["Reconnect"]
+    page.button[0].click().run()
+    assert len(fake.reconnects) == 1
+
+
+def test_before_the_first_snapshot_the_page_says_it_waits(fake: FakeSubscription) -> None:
+    page = run(fake, LiveView())
+    assert page.info[0].value == "Waiting for the first snapshot from ws://sidecar.test/ws/metrics…"
+    assert not page.metric
+
+
+def test_the_sidecar_down_at_start_gives_a_message_not_a_traceback(fake: FakeSubscription) -> None:
+    page = run(fake, LiveView((), ConnectionState("gave_up", 5, "connection refused"), None, None))
+    assert page.error[0].value.startswith("Could not reach the sidecar")
+    assert not page.metric
+
+
+def test_a_malformed_message_is_reported_and_the_numbers_stay(fake: FakeSubscription) -> None:
+    view = LiveView((snapshot(1),), ConnectionState("live"), time.time(), "the sidecar sent a message that is not JSON")
+    page = run(fake, view)
+    assert page.warning[0].value == (
+        "Ignored a malformed message from the sidecar: the sidecar sent a message that is not JSON"
+    )
+    assert metrics(page)["Today"][0] == "$5,420.00"

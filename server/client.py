@@ -1,0 +1,168 @@
+"""A client for scripts (and the dashboard): subscribe to `/ws/metrics`, get snapshots.
+
+    async for snapshot in MetricsClient("ws://localhost:3000/ws/metrics").snapshots():
+        print(snapshot["revenue"]["today"])
+
+It reconnects by itself with the dashboard's backoff (1, 2, 4, 8, 16 s) and gives up after five
+failed attempts in a row (`GaveUp`). `python -m server.client tail` prints snapshots as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+BACKOFF: tuple[float, ...] = (1, 2, 4, 8, 16)
+
+Status = Literal["connecting", "live", "retrying", "gave_up"]
+
+
+class GaveUp(Exception):
+    """Every reconnection attempt of the backoff failed; call again to start over."""
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    status: Status
+    attempt: int = 0  # failed attempts in a row
+    error: str | None = None
+    retry_in: float | None = None
+
+
+class MetricsClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        backoff: Sequence[float] = BACKOFF,
+        idle_timeout: float = 20.0,
+        open_timeout: float = 5.0,
+        on_state: Callable[[ConnectionState], None] | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.backoff = tuple(backoff)
+        # No message for this long (the sidecar pushes every few seconds) means a dead connection.
+        self.idle_timeout = idle_timeout
+        self.open_timeout = open_timeout
+        self._on_state = on_state or (lambda state: None)
+        self._sleep = sleep
+
+    async def messages(self, *, history: bool = True) -> AsyncIterator[dict[str, Any]]:
+        """Every message, across reconnections; after each connect the first is `history`.
+
+        A message that is not JSON, or has no type, is yielded as `{"type": "invalid", "error": ...}`
+        so that the caller can say so instead of failing.
+        """
+        failures = 0
+        while True:
+            self._on_state(ConnectionState("connecting", failures))
+            try:
+                async with self._connect() as ws:
+                    failures = 0
+                    self._on_state(ConnectionState("live"))
+                    if history:
+                        await ws.send('{"type":"history"}')
+                    async for message in self._receive(ws):
+                        yield message
+                error = "the connection was closed"
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                error = _describe(exc)
+            failures += 1
+            if failures > len(self.backoff):
+                self._on_state(ConnectionState("gave_up", failures - 1, error))
+                raise GaveUp(error)
+            delay = self.backoff[failures - 1]
+            self._on_state(ConnectionState("retrying", failures, error, delay))
+            await self._sleep(delay)
+
+    async def snapshots(self) -> AsyncIterator[dict[str, Any]]:
+        """The `data` of every pushed snapshot, across reconnections."""
+        async for message in self.messages(history=False):
+            if message.get("type") == "metrics":
+                yield message["data"]
+
+    def _connect(self) -> websockets.asyncio.client.connect:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        return websockets.connect(
+            self.url,
+            additional_headers=headers,
+            open_timeout=self.open_timeout,
+            compression=None,
+            max_size=2**22,
+            proxy=None,
+        )
+
+    async def _receive(self, ws: ClientConnection) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=self.idle_timeout)
+            except TimeoutError:
+                raise TimeoutError(f"no message for {self.idle_timeout:g} s") from None
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                yield {"type": "invalid", "error": "the sidecar sent a message that is not JSON"}
+                continue
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                yield {"type": "invalid", "error": "the sidecar sent a message without a type"}
+                continue
+            yield message
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, websockets.ConnectionClosed):
+        return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+    return str(exc) or type(exc).__name__
+
+
+async def _tail(url: str, token: str | None) -> int:
+    def report(state: ConnectionState) -> None:
+        if state.status == "retrying":
+            print(f"disconnected: {state.error}; retrying in {state.retry_in:g} s", file=sys.stderr)
+        elif state.status == "live":
+            print(f"connected to {url}", file=sys.stderr)
+
+    client = MetricsClient(url, token=token, on_state=report)
+    try:
+        async for snapshot in client.snapshots():
+            print(json.dumps(snapshot, separators=(",", ":")), flush=True)
+    except GaveUp as exc:
+        print(f"giving up after {len(client.backoff)} attempts: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from server.settings import Settings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m server.client",
+        description="Subscribe to the sidecar's live metrics.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    tail = commands.add_parser("tail", help="print every snapshot as one JSON line on stdout")
+    tail.add_argument("--url", help="WebSocket URL (default: METRICS_WS_URL, else ws://localhost:3000/ws/metrics)")
+    tail.add_argument("--token", help="API token, sent as a Bearer header")
+    args = parser.parse_args(argv)
+    url = args.url or Settings.from_env().ws_url
+    try:
+        return asyncio.run(_tail(url, args.token))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

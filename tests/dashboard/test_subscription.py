@@ -1,0 +1,108 @@
+"""The dashboard's live subscription and the script client, against a real sidecar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from dashboard.subscription import LiveSubscription
+from server.client import ConnectionState, GaveUp, MetricsClient
+from server.settings import Settings
+from tests.live import serve, wait_until
+
+
+def test_a_new_subscription_is_prefilled_from_history(settings: Settings) -> None:
+    with serve(settings) as address:
+        wait_until(lambda: _latest_id(address) >= 6, 10, "the sidecar has computed a few snapshots")
+        subscription = LiveSubscription(f"ws://{address}/ws/metrics")
+        try:
+            wait_until(lambda: len(subscription.view().snapshots) >= 6, 5, "the history arrives")
+            view = subscription.view()
+            ids = [s["snapshotId"] for s in view.snapshots]
+            assert ids == sorted(ids) and len(set(ids)) == len(ids) and len(ids) <= 20
+            assert view.state == ConnectionState("live")
+            assert view.latest is not None and view.latest["snapshotId"] == ids[-1]
+        finally:
+            subscription.stop()
+
+
+def _latest_id(address: str) -> int:
+    import httpx
+
+    return httpx.get(f"http://{address}/api/v1/analytics/realtime-metrics").json()["snapshotId"]
+
+
+async def test_the_client_backs_off_1_2_4_8_16_then_gives_up() -> None:
+    delays: list[float] = []
+    states: list[ConnectionState] = []
+
+    async def no_wait(delay: float) -> None:
+        delays.append(delay)
+
+    client = MetricsClient("ws://127.0.0.1:1/ws/metrics", on_state=states.append, sleep=no_wait)
+    with pytest.raises(GaveUp, match="connection refused"):
+        async for _ in client.messages():
+            pass
+    assert delays == [1, 2, 4, 8, 16]
+    assert [s.status for s in states if s.status != "connecting"] == ["retrying"] * 5 + ["gave_up"]
+    assert [s.attempt for s in states if s.status == "retrying"] == [1, 2, 3, 4, 5]
+    assert states[-1] == ConnectionState("gave_up", 5, "connection refused")
+
+
+def test_the_subscription_recovers_when_the_sidecar_restarts(settings: Settings) -> None:
+    subscription: LiveSubscription | None = None
+    try:
+        with serve(settings) as address:
+            port = int(address.split(":")[1])
+            subscription = LiveSubscription(f"ws://{address}/ws/metrics", backoff=(0.2, 0.4, 0.8, 1.6, 3.2))
+            wait_until(lambda: _latest(subscription) > 0, 5, "the first snapshot")
+            before = _latest(subscription)
+        # the sidecar has stopped: the last numbers stay while it retries
+        wait_until(lambda: subscription.view().state.status in ("retrying", "connecting"), 5, "the loss is seen")
+        assert _latest(subscription) == before
+        with serve(settings, port=port):
+            wait_until(lambda: subscription.view().state.status == "live", 10, "it reconnects by itself")
+            wait_until(lambda: _latest(subscription) > before, 5, "new snapshots flow")
+    finally:
+        if subscription is not None:
+            subscription.stop()
+
+
+def _latest(subscription: LiveSubscription) -> int:
+    latest = subscription.view().latest
+    return latest["snapshotId"] if latest else 0
+
+
+def test_reconnect_after_giving_up_starts_over(settings: Settings) -> None:
+    subscription = LiveSubscription("ws://127.0.0.1:1/ws/metrics", backoff=(0.05, 0.05))
+    try:
+        wait_until(lambda: subscription.view().state.status == "gave_up", 5, "it gives up")
+        with serve(replace(settings)) as address:
+            subscription.ws_url = f"ws://{address}/ws/metrics"
+            subscription.reconnect()
+            wait_until(lambda: subscription.view().state.status == "live", 5, "the manual reconnect succeeds")
+    finally:
+        subscription.stop()
+
+
+def test_tail_prints_snapshots_as_json_lines(settings: Settings) -> None:
+    with serve(settings) as address:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.client", "tail", "--url", f"ws://{address}/ws/metrics"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines = [json.loads(process.stdout.readline()) for _ in range(3)]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    ids = [line["snapshotId"] for line in lines]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert set(lines[0]) >= {"revenue", "activeUsers", "transactions", "content", "timestamp", "stale"}
