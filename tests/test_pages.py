@@ -188,3 +188,13 @@ def test_a_malformed_message_is_reported_and_the_numbers_stay(fake: FakeSubscrip
         "Ignored a malformed message from the sidecar: the sidecar sent a message that is not JSON"
     )
     assert metrics(page)["Today"][0] == "$5,420.00"
+
+
+def test_a_pause_in_updates_breaks_the_chart_line_instead_of_joining_it(fake: FakeSubscription) -> None:
+    times = ["10:00:00", "10:00:05", "10:00:10", "10:20:00", "10:20:05"]
+    snapshots = [
+        {**snapshot(i + 1, revenue__today=float(i)), "timestamp": f"2026-11-27T{t}.000Z"} for i, t in enumerate(times)
+    ]
+    page = run(fake, live(*snapshots))
+    chart = next(json.loads(c.proto.spec) for c in page.get("plotly_chart") if c.key == "revenue-chart")
+    assert chart["data"][0]["y"] == [0.0, 1.0, 2.0, None, 3.0, 4.0]
