@@ -32,6 +32,11 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+if $py -c "import httpx; httpx.get('$api_url/health', timeout=1)" 2>/dev/null; then
+  echo "something already answers at $api_url: stop it, or set PORT" >&2
+  exit 1
+fi
+
 if [ "$embedded" = 1 ]; then
   $py -m server.demo
 fi
