@@ -1,0 +1,23 @@
+"""`python -m server.simulate`: realistic demo traffic, sent to a running sidecar over HTTP.
+
+Two halves, so that each can be tested without the other: `TrafficModel` is pure and seeded (a
+`random.Random` and successive `now`s in, contract events out; no clock, no I/O), and
+`EventSender` posts batches through any `httpx.AsyncClient`, retrying only what the contract
+says is safe to retry. `run_simulation` ties them to the wall clock.
+"""
+
+from server.simulate.cli import main, run_simulation
+from server.simulate.sender import EventSender, SendStats
+from server.simulate.traffic import Catalogue, TrafficModel, TrafficProfile, ZipfChooser, user_id
+
+__all__ = [
+    "Catalogue",
+    "EventSender",
+    "SendStats",
+    "TrafficModel",
+    "TrafficProfile",
+    "ZipfChooser",
+    "main",
+    "run_simulation",
+    "user_id",
+]
