@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from server.analytics import endpoints as analytics
 from server.errors import MetricsError, PayloadTooLarge, Unavailable
 from server.events import parse_json
 from server.observability import SidecarMetrics
@@ -119,6 +120,10 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 routes: list[BaseRoute] = [
     Route("/health", health, methods=["GET"]),
     Route("/api/v1/analytics/realtime-metrics", realtime_metrics, methods=["GET"]),
+    Route("/api/v1/analytics/timeseries", analytics.timeseries, methods=["GET"]),
+    Route("/api/v1/analytics/content/top", analytics.top_content, methods=["GET"]),
+    Route("/api/v1/analytics/funnel", analytics.funnel, methods=["GET"]),
+    Route("/api/v1/analytics/users", analytics.users, methods=["GET"]),
     Route("/api/v1/events", ingest_events, methods=["POST"]),
     Route("/metrics", prometheus_metrics, methods=["GET"]),
     WebSocketRoute("/ws/metrics", metrics_socket),

@@ -71,6 +71,10 @@ class MetricsService:
         self._stopping = asyncio.Event()
         self.last_compute_seconds = 0.0
 
+    def now(self) -> datetime:
+        """What "now" is for this service (a fixed clock in tests)."""
+        return self._clock()
+
     async def start(self) -> None:
         """Restore the id sequence and history, then compute the first snapshot."""
         self._last_id = await last_snapshot_id(self.engine)

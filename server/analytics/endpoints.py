@@ -1,0 +1,193 @@
+"""`/api/v1/analytics/*` beyond the realtime snapshot: timeseries, top content, funnel, users.
+
+Every endpoint answers JSON, or CSV with `format=csv` (the same rows, a header line first).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.analytics import params
+from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
+from server.errors import Unavailable, ValidationFailed
+from server.metrics import conversion_rate, encode, format_timestamp
+from server.service import MetricsService, is_database_down
+from server.storage import history
+
+T = TypeVar("T")
+HEATMAP_LIMIT = 24 * 366  # hourly buckets behind the weekday x hour heatmap: a year at most
+
+
+async def _read(service: MetricsService, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    try:
+        async with service.engine.connect() as conn:
+            return await work(conn)
+    except Exception as exc:
+        if is_database_down(exc):
+            raise Unavailable("the database cannot be reached; retry later") from exc
+        raise
+
+
+def _edges(rng: params.Range, interval: Interval, limit: int = params.MAX_BUCKETS) -> list[Bucket]:
+    try:
+        return buckets(rng.start, rng.end, interval, rng.zone, limit)
+    except TooManyBuckets as exc:
+        raise ValidationFailed(str(exc), [{"field": "interval", "message": str(exc)}]) from None
+
+
+def _answer(request: Request, body: dict[str, Any], rows: Sequence[dict[str, Any]], name: str) -> Response:
+    if request.query_params.get("format") == "csv":
+        return _csv(rows, name)
+    return Response(encode(body), media_type="application/json")
+
+
+def _csv(rows: Sequence[dict[str, Any]], name: str) -> Response:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _ts(moment: datetime) -> str:
+    return format_timestamp(moment)
+
+
+async def timeseries(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    query = params.parse_series(request.query_params, now=service.now(), default_tz=service.settings.timezone)
+    edges = _edges(query.range, query.interval)
+    values, total = await _read(service, lambda conn: _series(conn, query.metric, edges))
+    points = [{"start": _ts(b.start), "end": _ts(b.end), **v} for b, v in zip(edges, values, strict=True)]
+    body = {
+        "metric": query.metric,
+        "interval": query.interval,
+        "tz": query.range.tz,
+        "from": _ts(edges[0].start),
+        "to": _ts(edges[-1].end),
+        "points": points,
+        "total": total,
+    }
+    return _answer(request, body, points, f"{query.metric}-{query.interval}")
+
+
+async def _series(conn: AsyncConnection, metric: str, edges: list[Bucket]) -> tuple[list[dict[str, Any]], Any]:
+    if metric == "transactions":
+        counts = await history.transactions_by_status(conn, edges)
+        points = [{**c, "total": c["pending"] + c["completed"] + c["failed"]} for c in counts]
+        total = {k: sum(p[k] for p in points) for k in ("pending", "completed", "failed", "total")}
+        return points, total
+    if metric == "views":
+        seen = await history.views(conn, edges)
+        return [{"value": v} for v in seen], sum(seen)
+    if metric == "active_users":
+        active = await history.active_users(conn, edges)
+        overall = await history.distinct_active_users(conn, edges[0].start, edges[-1].end)
+        return [{"value": v} for v in active], overall
+    sales = await history.revenue_and_purchases(conn, edges)
+    if metric == "revenue":
+        return [{"value": history.money(c)} for c, _ in sales], history.money(sum(c for c, _ in sales))
+    if metric == "purchases":
+        return [{"value": n} for _, n in sales], sum(n for _, n in sales)
+    seen = await history.views(conn, edges)  # conversion
+    rates = [{"value": conversion_rate(n, v)} for (_, n), v in zip(sales, seen, strict=True)]
+    return rates, conversion_rate(sum(n for _, n in sales), sum(seen))
+
+
+async def top_content(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    query = params.parse_top(request.query_params, now=service.now(), default_tz=service.settings.timezone)
+    rng = query.range
+    figures = await _read(service, lambda conn: history.content_figures(conn, rng.start, rng.end))
+    items = [
+        {
+            "contentId": f.content_id,
+            "views": f.views,
+            "purchases": f.purchases,
+            "revenue": history.money(f.revenue_cents),
+            "conversionRate": conversion_rate(f.purchases, f.views),
+        }
+        for f in figures
+    ]
+    key = {"views": "views", "purchases": "purchases", "revenue": "revenue", "conversion": "conversionRate"}[query.by]
+    items.sort(key=lambda item: item["contentId"])
+    items.sort(key=lambda item: (item[key], item["views"]), reverse=True)
+    items = items[: query.limit]
+    body = {"by": query.by, "from": _ts(rng.start), "to": _ts(rng.end), "limit": query.limit, "items": items}
+    return _answer(request, body, items, f"top-content-{query.by}")
+
+
+async def funnel(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    query = params.parse_funnel(request.query_params, now=service.now(), default_tz=service.settings.timezone)
+    rng = query.range
+    seen, started, completed = await _read(
+        service, lambda conn: history.funnel_counts(conn, rng.start, rng.end, query.content_id)
+    )
+    steps = [
+        {"step": "views", "count": seen, "rate": conversion_rate(seen, seen)},
+        {"step": "started", "count": started, "rate": conversion_rate(started, seen)},
+        {"step": "completed", "count": completed, "rate": conversion_rate(completed, started)},
+    ]
+    body = {
+        "from": _ts(rng.start),
+        "to": _ts(rng.end),
+        "contentId": query.content_id,
+        "steps": steps,
+        "overallRate": conversion_rate(completed, seen),
+    }
+    return _answer(request, body, steps, "funnel")
+
+
+async def users(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    query = params.parse_users(request.query_params, now=service.now(), default_tz=service.settings.timezone)
+    rng = query.range
+    days = _edges(rng, "day")
+    hours = _edges(rng, "hour", HEATMAP_LIMIT)
+
+    async def work(conn: AsyncConnection) -> tuple[list[int], list[int], list[int]]:
+        return (
+            await history.active_users(conn, days),
+            await history.new_users(conn, days),
+            await history.active_users(conn, hours),
+        )
+
+    active, new, hourly = await _read(service, work)
+    day_rows = [
+        {
+            "date": b.start.astimezone(rng.zone).date().isoformat(),
+            "start": _ts(b.start),
+            "end": _ts(b.end),
+            "active": a,
+            "new": n,
+            "returning": a - n,
+        }
+        for b, a, n in zip(days, active, new, strict=True)
+    ]
+    cells = {(d, h): 0 for d in range(7) for h in range(24)}
+    for bucket, count in zip(hours, hourly, strict=True):
+        local = bucket.start.astimezone(rng.zone)
+        cells[(local.weekday(), local.hour)] += count
+    heatmap = [{"weekday": d, "hour": h, "activeUsers": n} for (d, h), n in cells.items()]
+    body = {
+        "from": _ts(days[0].start),
+        "to": _ts(days[-1].end),
+        "tz": rng.tz,
+        "days": day_rows,
+        "heatmap": heatmap,
+    }
+    return _answer(request, body, day_rows if query.part == "days" else heatmap, f"users-{query.part}")
