@@ -1,6 +1,9 @@
 """Fixtures that run each test over every stack: SQLite + in-process always, PostgreSQL + Redis
 where they answer. On CI (`CI` set) an unreachable PostgreSQL or Redis fails the test instead of
 skipping it.
+
+Each test session works in a database of its own, created next to TEST_DATABASE_URL's and dropped
+at the end, so that two suites running at once never truncate each other's tables.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
@@ -55,8 +59,40 @@ def services_problem() -> str | None:
     return asyncio.run(_services_answer())
 
 
-async def _reset_postgres() -> None:
+async def _create_database(name: str) -> None:
     engine = create_engine(POSTGRES_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+async def _drop_database(name: str) -> None:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(services_problem: str | None) -> Iterator[str]:
+    """A database of this session's own on TEST_DATABASE_URL's server."""
+    if services_problem is not None:
+        yield POSTGRES_URL  # unused: the stack fixture fails or skips first
+        return
+    name = f"metrics_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_create_database(name))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_drop_database(name))
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
@@ -75,12 +111,13 @@ def stack(request: pytest.FixtureRequest, services_problem: str | None) -> str:
 
 
 @pytest.fixture
-def settings(stack: str, tmp_path: Path) -> Settings:
+def settings(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for one test on one stack, with a fresh database and its own Redis namespace."""
     base = Settings(interval=0.2, embedded=False, redis_prefix=f"test-{uuid.uuid4().hex[:12]}:")
     if stack == "postgres-redis":
-        asyncio.run(_reset_postgres())
-        return replace(base, database_url=POSTGRES_URL, redis_url=REDIS_URL)
+        url = request.getfixturevalue("postgres_url")
+        asyncio.run(_reset_postgres(url))
+        return replace(base, database_url=url, redis_url=REDIS_URL)
     return replace(base, database_url=f"sqlite:///{tmp_path / 'metrics.db'}")
 
 
