@@ -16,6 +16,7 @@ from server.analytics import endpoints as analytics
 from server.errors import MetricsError, PayloadTooLarge, Unavailable
 from server.events import parse_json
 from server.observability import SidecarMetrics
+from server.openapi import openapi_document
 from server.service import MetricsService
 from server.ws import metrics_socket
 
@@ -93,6 +94,10 @@ async def ingest_events(request: Request) -> Response:
     return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
 
 
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
 async def prometheus_metrics(request: Request) -> Response:
     observability: SidecarMetrics = request.state.observability
     return Response(observability.render(), media_type=observability.content_type)
@@ -126,6 +131,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/analytics/users", analytics.users, methods=["GET"]),
     Route("/api/v1/events", ingest_events, methods=["POST"]),
     Route("/metrics", prometheus_metrics, methods=["GET"]),
+    Route("/openapi.json", openapi_schema, methods=["GET"]),
     WebSocketRoute("/ws/metrics", metrics_socket),
 ]
 
