@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,7 +34,9 @@ from server.storage.queries import last_snapshot_id, log_snapshot, read_metric_i
 log = logging.getLogger("server.service")
 
 # What a lost or refused database connection looks like from SQLAlchemy and the drivers.
-DATABASE_DOWN = (OperationalError, PoolTimeout, OSError, asyncio.TimeoutError, ConnectionError)
+_CONNECTION_ERRORS = (PoolTimeout, OSError, asyncio.TimeoutError, ConnectionError)
+# SQLite reports a busy or unreadable file as an OperationalError, as it does a bad query.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o", "readonly", "busy")
 
 
 def utc_now() -> datetime:
@@ -42,9 +44,18 @@ def utc_now() -> datetime:
 
 
 def is_database_down(exc: BaseException) -> bool:
-    if isinstance(exc, DATABASE_DOWN):
+    """True when `exc` says the database cannot be reached now (retry later), not that a query is wrong."""
+    if isinstance(exc, _CONNECTION_ERRORS):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        return any(marker in str(exc.orig).lower() for marker in _SQLITE_UNAVAILABLE)
+    return True
 
 
 class MetricsService:

@@ -1,6 +1,6 @@
 """Analytics over time ranges: the same definitions as the snapshot, per bucket, exact.
 
-Buckets are passed to the database as a small derived table of (index, start, end) rows, and
+Buckets are passed to the database as a small VALUES table of (index, start, end) rows, and
 rows are assigned by a range join on the indexed time columns, so SQLite and PostgreSQL answer
 alike and no time zone arithmetic happens in SQL.
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal, select, union_all
+from sqlalchemy import Integer, and_, column, func, select, union_all, values
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql.expression import CTE, Subquery
 
 from server.analytics.buckets import Bucket
 from server.storage.models import ContentView, Transaction, UserActivity
@@ -24,16 +24,12 @@ from server.storage.types import UtcDateTime
 completed_time = func.coalesce(Transaction.completed_at, Transaction.created_at)
 
 
-def _bucket_table(edges: Sequence[Bucket]) -> Subquery:
-    rows = [
-        select(
-            literal(i, Integer).label("i"),
-            literal(b.start, UtcDateTime()).label("start"),
-            literal(b.end, UtcDateTime()).label("end"),
-        )
-        for i, b in enumerate(edges)
-    ]
-    return (rows[0] if len(rows) == 1 else union_all(*rows)).subquery("buckets")
+def _bucket_table(edges: Sequence[Bucket]) -> CTE:
+    # A VALUES list, not a UNION of SELECTs: SQLite caps a compound SELECT at 500 terms.
+    table = values(
+        column("i", Integer), column("start", UtcDateTime()), column("end", UtcDateTime()), name="buckets"
+    ).data([(i, b.start, b.end) for i, b in enumerate(edges)])
+    return table.cte("buckets")
 
 
 def _activity(start: Any | None, end: Any | None) -> Subquery:
