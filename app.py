@@ -5,5 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 st.set_page_config(page_title="Realtime metrics", page_icon=":bar_chart:", layout="wide")
-navigation = st.navigation([st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True)])
+navigation = st.navigation(
+    [
+        st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/behaviour.py", title="Behaviour", icon=":material/group:"),
+    ]
+)
 navigation.run()

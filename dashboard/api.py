@@ -1,0 +1,242 @@
+"""The sidecar's analytics endpoints, as the history and behaviour pages ask for them.
+
+`AnalyticsClient` is plain httpx: one method per endpoint returning the parsed JSON, `csv` for
+downloads, and every failure turned into an `AnalyticsError` that a page can show as it is.
+`analytics()` is what pages call: the same client with answers cached for `CACHE_TTL` seconds per
+query, so widget reruns do not ask the sidecar again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import streamlit as st
+
+from server.settings import Settings
+
+TIMESERIES = "/api/v1/analytics/timeseries"
+TOP_CONTENT = "/api/v1/analytics/content/top"
+FUNNEL = "/api/v1/analytics/funnel"
+USERS = "/api/v1/analytics/users"
+
+METRICS = ("revenue", "transactions", "active_users", "views", "purchases", "conversion")
+INTERVALS = ("minute", "hour", "day", "week", "month")
+TOP_BY = ("views", "purchases", "revenue", "conversion")
+COMMON_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+CACHE_TTL = 30.0
+
+
+class AnalyticsError(Exception):
+    """The sidecar refused a query, failed, or could not be reached; the text is for the user."""
+
+    def __init__(self, message: str, *, status: int | None = None, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.details = details or []
+
+
+@dataclass(frozen=True)
+class AnalyticsClient:
+    api_url: str
+    timeout: float = 10.0
+    # Tests hand in an `httpx.MockTransport`; None is the network, one short-lived connection per
+    # request (pages reach it through the cache below, so that is a few a minute at most).
+    transport: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls) -> AnalyticsClient:
+        return cls(Settings.from_env().api_url)
+
+    def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
+        return self.get_json(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
+
+    def top_content(self, by: str, start: str, end: str, limit: int) -> dict[str, Any]:
+        return self.get_json(TOP_CONTENT, {"by": by, "from": start, "to": end, "limit": str(limit)})
+
+    def funnel(self, start: str, end: str, content_id: str | None = None) -> dict[str, Any]:
+        params = {"from": start, "to": end}
+        if content_id is not None:
+            params["contentId"] = content_id
+        return self.get_json(FUNNEL, params)
+
+    def users(self, start: str, end: str, tz: str) -> dict[str, Any]:
+        return self.get_json(USERS, {"from": start, "to": end, "tz": tz})
+
+    def get_json(self, path: str, params: Mapping[str, str]) -> Any:
+        response = self._get(path, params)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise AnalyticsError(f"The sidecar sent an answer to {path} that is not JSON.") from None
+        if (problem := _shape_problem(path, params, answer)) is not None:
+            raise AnalyticsError(f"The sidecar sent a malformed answer to {path}: {problem}.")
+        return answer
+
+    def csv(self, path: str, params: Mapping[str, str]) -> bytes:
+        """The same query as CSV (`format=csv`), as the bytes of a download."""
+        return self._get(path, {**params, "format": "csv"}).content
+
+    def _get(self, path: str, params: Mapping[str, str]) -> httpx.Response:
+        url = self.api_url.rstrip("/") + path
+        try:
+            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
+                response = client.get(url, params=dict(params))
+        except httpx.TimeoutException:
+            raise AnalyticsError(f"The sidecar at {self.api_url} did not answer within {self.timeout:g} s.") from None
+        except httpx.TransportError as exc:
+            raise AnalyticsError(f"The sidecar at {self.api_url} cannot be reached ({exc}).") from None
+        if response.is_error:
+            raise _error_of(response)
+        return response
+
+
+def _error_of(response: httpx.Response) -> AnalyticsError:
+    """The contract's `{"error": {...}}` as an exception; any other failing answer by its status."""
+    try:
+        error = response.json()["error"]
+        message, details = str(error["message"]), list(error.get("details") or [])
+    except (ValueError, KeyError, TypeError):
+        reason = response.reason_phrase or "error"
+        return AnalyticsError(f"The sidecar answered {response.status_code} {reason}.", status=response.status_code)
+    # "2 invalid parameters" alone does not say which: name each problem the sidecar listed.
+    problems = [
+        f"{d['field']} {d['message']}" if d.get("field") else str(d["message"])
+        for d in details
+        if isinstance(d, dict) and d.get("message") and d.get("message") != message
+    ]
+    text = f"{message}: {'; '.join(problems)}" if problems else message
+    return AnalyticsError(text, status=response.status_code, details=details)
+
+
+# What the pages read of each answer: its keys, and the keys of every item of its lists.
+_SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    TIMESERIES: (("points", "total"), {"points": ("start", "end", "value")}),
+    TOP_CONTENT: (("items",), {"items": ("contentId", "views", "purchases", "revenue", "conversionRate")}),
+    FUNNEL: (("steps", "overallRate"), {"steps": ("step", "count", "rate")}),
+    USERS: (
+        ("days", "heatmap"),
+        {"days": ("date", "active", "new", "returning"), "heatmap": ("weekday", "hour", "activeUsers")},
+    ),
+}
+_STATUSES = ("pending", "completed", "failed", "total")
+
+
+def _shape_problem(path: str, params: Mapping[str, str], answer: Any) -> str | None:
+    """What is missing from an answer, so a page never fails on a half-built endpoint; None if nothing."""
+    keys, lists = _SHAPES.get(path, ((), {}))
+    if not isinstance(answer, dict):
+        return "not a JSON object"
+    if missing := [key for key in keys if key not in answer]:
+        return f"no {', '.join(missing)}"
+    for name, item_keys in lists.items():
+        if name == "points" and params.get("metric") == "transactions":
+            item_keys = ("start", "end", *_STATUSES)
+            if not isinstance(answer["total"], dict) or any(k not in answer["total"] for k in _STATUSES):
+                return f"total is not an object of {', '.join(_STATUSES)}"
+        items = answer[name]
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and all(k in i for k in item_keys) for i in items
+        ):
+            return f"{name} is not a list of objects with {', '.join(item_keys)}"
+    cells = answer.get("heatmap", []) if path == USERS else []
+    if not all(c["weekday"] in range(7) and c["hour"] in range(24) for c in cells):
+        return "a heatmap cell is outside weekday 0-6, hour 0-23"
+    return None
+
+
+def timeseries_params(metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, str]:
+    return {"metric": metric, "from": start, "to": end, "interval": interval, "tz": tz}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days `first`..`last` (both included) in the zone `tz`."""
+
+    first: date
+    last: date
+    tz: str
+
+    @classmethod
+    def last_days(cls, days: int, tz: str, now: datetime) -> Period:
+        today = now.astimezone(ZoneInfo(tz)).date()
+        return cls(today - timedelta(days=days - 1), today, tz)
+
+    @property
+    def start(self) -> str:
+        """`from`: local midnight of the first day, ISO 8601 with its offset."""
+        return _local_midnight(self.first, self.tz)
+
+    @property
+    def end(self) -> str:
+        """`to` (exclusive): local midnight of the day after the last."""
+        return _local_midnight(self.last + timedelta(days=1), self.tz)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Period:
+        """As many days, just before."""
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz)
+
+    def label(self) -> str:
+        return f"{_day(self.first)} – {_day(self.last)}"
+
+
+def _local_midnight(day: date, tz: str) -> str:
+    zone = ZoneInfo(tz)
+    # Through UTC and back: where midnight is skipped by a DST change the day starts at 01:00.
+    moment = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC).astimezone(zone)
+    return moment.isoformat()
+
+
+def _day(day: date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def zone_choices(default: str) -> list[str]:
+    """The deployment's zone first, then a few common ones."""
+    return [default, *(zone for zone in COMMON_ZONES if zone != default)]
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached(_fetch: Callable[[], Any], api_url: str, kind: str, path: str, params: tuple[tuple[str, str], ...]) -> Any:
+    # `_fetch` is left out of the cache key; the other arguments are the key. Errors are not cached.
+    return _fetch()
+
+
+class CachedAnalyticsClient(AnalyticsClient):
+    """An `AnalyticsClient` whose answers are shared by every session for `CACHE_TTL` seconds."""
+
+    def get_json(self, path: str, params: Mapping[str, str]) -> Any:
+        fetch = functools.partial(AnalyticsClient.get_json, self, path, params)
+        return _cached(fetch, self.api_url, "json", path, tuple(sorted(params.items())))
+
+    def csv(self, path: str, params: Mapping[str, str]) -> bytes:
+        fetch = functools.partial(AnalyticsClient.csv, self, path, params)
+        return _cached(fetch, self.api_url, "csv", path, tuple(sorted(params.items())))
+
+
+@st.cache_resource
+def analytics() -> AnalyticsClient:
+    """The client pages use (tests replace this accessor with a fake)."""
+    return CachedAnalyticsClient.from_env()
