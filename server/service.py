@@ -28,6 +28,7 @@ from server.metrics import compute_snapshot, mark_stale, period_starts
 from server.observability import SidecarMetrics
 from server.settings import Settings
 from server.snapshot import Snapshot
+from server.storage.db import write_connection
 from server.storage.ingest import IngestResult, store_events
 from server.storage.queries import last_snapshot_id, log_snapshot, read_metric_inputs, recent_payloads
 
@@ -145,7 +146,7 @@ class MetricsService:
                     raise
                 if self._last_good is None:
                     raise Unavailable("the database cannot be reached and no snapshot was computed yet") from exc
-                log.error("snapshot refresh failed, serving the last good numbers as stale: %s", type(exc).__name__)
+                log.error("snapshot refresh failed, serving the last good numbers as stale: %s", _brief(exc))
                 data = {**mark_stale(self._last_good), "snapshotId": snapshot_id}
                 self.observability.snapshots.labels("stale").inc()
             else:
@@ -160,10 +161,19 @@ class MetricsService:
 
     async def _compute(self, now: datetime, snapshot_id: int) -> dict[str, Any]:
         periods = period_starts(now, self.settings.zone)
+        # Read in one transaction and write the log in another that takes SQLite's write lock up
+        # front: a read transaction that later writes fails at once ("database is locked") when
+        # an ingest commits in between, whatever the busy timeout.
         async with self.engine.begin() as conn:
             inputs = await read_metric_inputs(conn, periods, now)
-            data = compute_snapshot(inputs, now, snapshot_id)
-            await log_snapshot(conn, snapshot_id, now, inputs.active_current, Snapshot.from_data(data).encoded.decode())
+        data = compute_snapshot(inputs, now, snapshot_id)
+        conn = await write_connection(self.engine)
+        try:
+            async with conn.begin():
+                encoded = Snapshot.from_data(data).encoded.decode()
+                await log_snapshot(conn, snapshot_id, now, inputs.active_current, encoded)
+        finally:
+            await conn.close()
         return data
 
     # -- ingestion ---------------------------------------------------------------------------
@@ -234,3 +244,10 @@ def _event(kind: str, **fields: Any) -> dict[str, Any]:
     if isinstance(event.get("amount"), Decimal):
         event["amount"] = str(event["amount"])
     return event
+
+
+def _brief(exc: BaseException) -> str:
+    """The error's kind and the driver's first line (no SQL, no parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first_line}"[:200]

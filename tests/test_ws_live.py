@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 from dataclasses import replace
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
@@ -71,3 +74,32 @@ def test_a_handshake_from_a_foreign_origin_gets_403(settings: Settings) -> None:
         assert refused.value.response.status_code == 403
         with connect(f"ws://{address}/ws/metrics", origin="http://localhost:8501") as ws:
             assert _next_metrics(ws)["stale"] is False
+
+
+def test_snapshots_stay_fresh_while_events_are_ingested_concurrently(settings: Settings) -> None:
+    """Snapshots computed between concurrent ingest commits are never refused as stale."""
+    settings = replace(settings, interval=0.05)
+    stop = threading.Event()
+
+    def post_events(worker: int) -> None:
+        with httpx.Client() as http:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                http.post(f"http://{address}/api/v1/events", json={"type": "user_activity", "userId": f"u{worker}-{i}"})
+
+    with serve(settings) as address:
+        workers = [threading.Thread(target=post_events, args=(k,)) for k in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            wait_until(
+                lambda: prometheus_value(address, 'metrics_snapshots_total{outcome="computed"}') >= 30,
+                timeout=30,
+                message="30 snapshots are computed under load",
+            )
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join()
+        assert prometheus_value(address, 'metrics_snapshots_total{outcome="stale"}') == 0.0
