@@ -40,6 +40,9 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def _period_start(moment: datetime, interval: Interval, zone: ZoneInfo) -> datetime:
     """The start of the local calendar period that contains `moment`."""
+    # In UTC first: arithmetic on a datetime in `zone` is wall-clock arithmetic and loses the
+    # fold that tells the two passes of a repeated hour apart.
+    moment = moment.astimezone(UTC)
     local = moment.astimezone(zone)
     if interval in _FIXED:
         unit = 60 if interval == "minute" else 3600

@@ -36,25 +36,29 @@ async def _read(service: MetricsService, work: Callable[[AsyncConnection], Await
         raise
 
 
-def _edges(rng: params.Range, interval: Interval, limit: int = params.MAX_BUCKETS) -> list[Bucket]:
+def _edges(
+    rng: params.Range, interval: Interval, *, field: str = "interval", advice: str | None = None
+) -> list[Bucket]:
     try:
-        return buckets(rng.start, rng.end, interval, rng.zone, limit)
+        return buckets(rng.start, rng.end, interval, rng.zone, params.MAX_BUCKETS)
     except TooManyBuckets as exc:
-        raise ValidationFailed(str(exc), [{"field": "interval", "message": str(exc)}]) from None
+        message = advice or str(exc)
+        raise ValidationFailed(message, [{"field": field, "message": message}]) from None
 
 
-def _answer(request: Request, body: dict[str, Any], rows: Sequence[dict[str, Any]], name: str) -> Response:
+def _answer(
+    request: Request, body: dict[str, Any], rows: Sequence[dict[str, Any]], columns: Sequence[str], name: str
+) -> Response:
     if request.query_params.get("format") == "csv":
-        return _csv(rows, name)
+        return _csv(rows, columns, name)
     return Response(encode(body), media_type="application/json")
 
 
-def _csv(rows: Sequence[dict[str, Any]], name: str) -> Response:
+def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str], name: str) -> Response:
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()  # even without rows: a CSV always says what its columns are
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -81,7 +85,16 @@ async def timeseries(request: Request) -> Response:
         "points": points,
         "total": total,
     }
-    return _answer(request, body, points, f"{query.metric}-{query.interval}")
+    columns = (
+        ("start", "end", "pending", "completed", "failed", "total")
+        if query.metric == "transactions"
+        else (
+            "start",
+            "end",
+            "value",
+        )
+    )
+    return _answer(request, body, points, columns, f"{query.metric}-{query.interval}")
 
 
 async def _series(conn: AsyncConnection, metric: str, edges: list[Bucket]) -> tuple[list[dict[str, Any]], Any]:
@@ -127,7 +140,8 @@ async def top_content(request: Request) -> Response:
     items.sort(key=lambda item: (item[key], item["views"]), reverse=True)
     items = items[: query.limit]
     body = {"by": query.by, "from": _ts(rng.start), "to": _ts(rng.end), "limit": query.limit, "items": items}
-    return _answer(request, body, items, f"top-content-{query.by}")
+    columns = ("contentId", "views", "purchases", "revenue", "conversionRate")
+    return _answer(request, body, items, columns, f"top-content-{query.by}")
 
 
 async def funnel(request: Request) -> Response:
@@ -149,15 +163,20 @@ async def funnel(request: Request) -> Response:
         "steps": steps,
         "overallRate": conversion_rate(completed, seen),
     }
-    return _answer(request, body, steps, "funnel")
+    return _answer(request, body, steps, ("step", "count", "rate"), "funnel")
 
 
 async def users(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = params.parse_users(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
-    days = _edges(rng, "day")
-    hours = _edges(rng, "hour", HEATMAP_LIMIT)
+    too_long = "the range is longer than a year; choose a shorter one"
+    days = _edges(rng, "day", field="from", advice=too_long)
+    # The heatmap covers exactly the days reported, from the first local midnight to the last.
+    try:
+        hours = buckets(days[0].start, days[-1].end, "hour", rng.zone, HEATMAP_LIMIT)
+    except TooManyBuckets:
+        raise ValidationFailed(too_long, [{"field": "from", "message": too_long}]) from None
 
     async def work(conn: AsyncConnection) -> tuple[list[int], list[int], list[int]]:
         return (
@@ -190,4 +209,6 @@ async def users(request: Request) -> Response:
         "days": day_rows,
         "heatmap": heatmap,
     }
-    return _answer(request, body, day_rows if query.part == "days" else heatmap, f"users-{query.part}")
+    if query.part == "days":
+        return _answer(request, body, day_rows, ("date", "start", "end", "active", "new", "returning"), "users-days")
+    return _answer(request, body, heatmap, ("weekday", "hour", "activeUsers"), "users-heatmap")
