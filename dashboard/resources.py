@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.subscription import LiveSubscription
 from server.settings import Settings
+
+# app.py routes with st.navigation. Streamlit also knows an older scheme in which every file in
+# pages/ is a page, and it uses that scheme until app.py has called st.navigation once; so the
+# first visit after a restart that lands on /history would get file-name navigation. Every page
+# imports this module, which ends that scheme at once (st.navigation sets the same flag).
+PagesManager.uses_pages_directory = False
 
 
 @st.cache_resource
