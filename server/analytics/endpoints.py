@@ -20,7 +20,7 @@ from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
 from server.errors import Unavailable, ValidationFailed
 from server.metrics import conversion_rate, encode, format_timestamp
 from server.service import MetricsService, is_database_down
-from server.storage import history
+from server.storage import history, rollups
 
 T = TypeVar("T")
 HEATMAP_LIMIT = 24 * 366  # hourly buckets behind the weekday x hour heatmap: a year at most
@@ -104,18 +104,18 @@ async def _series(conn: AsyncConnection, metric: str, edges: list[Bucket]) -> tu
         total = {k: sum(p[k] for p in points) for k in ("pending", "completed", "failed", "total")}
         return points, total
     if metric == "views":
-        seen = await history.views(conn, edges)
+        seen = await rollups.views(conn, edges)
         return [{"value": v} for v in seen], sum(seen)
     if metric == "active_users":
         active = await history.active_users(conn, edges)
         overall = await history.distinct_active_users(conn, edges[0].start, edges[-1].end)
         return [{"value": v} for v in active], overall
-    sales = await history.revenue_and_purchases(conn, edges)
+    sales = await rollups.revenue_and_purchases(conn, edges)
     if metric == "revenue":
         return [{"value": history.money(c)} for c, _ in sales], history.money(sum(c for c, _ in sales))
     if metric == "purchases":
         return [{"value": n} for _, n in sales], sum(n for _, n in sales)
-    seen = await history.views(conn, edges)  # conversion
+    seen = await rollups.views(conn, edges)  # conversion
     rates = [{"value": conversion_rate(n, v)} for (_, n), v in zip(sales, seen, strict=True)]
     return rates, conversion_rate(sum(n for _, n in sales), sum(seen))
 
@@ -124,7 +124,7 @@ async def top_content(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = params.parse_top(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
-    figures = await _read(service, lambda conn: history.content_figures(conn, rng.start, rng.end))
+    figures = await _read(service, lambda conn: rollups.content_figures(conn, rng.start, rng.end))
     items = [
         {
             "contentId": f.content_id,
