@@ -59,22 +59,13 @@ def services_problem() -> str | None:
     return asyncio.run(_services_answer())
 
 
-async def _create_database(name: str) -> None:
+async def _admin(statement: str) -> None:
+    """Run one statement outside a transaction (CREATE / DROP DATABASE) on TEST_DATABASE_URL."""
     engine = create_engine(POSTGRES_URL)
     try:
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-
-
-async def _drop_database(name: str) -> None:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(statement))
     finally:
         await engine.dispose()
 
@@ -86,9 +77,9 @@ def postgres_url(services_problem: str | None) -> Iterator[str]:
         yield POSTGRES_URL  # unused: the stack fixture fails or skips first
         return
     name = f"metrics_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_create_database(name))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_drop_database(name))
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _reset_postgres(url: str) -> None:
