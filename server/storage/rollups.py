@@ -57,23 +57,29 @@ class Segment:
     level: str  # "raw", "hour" or "day"
     start: datetime
     end: datetime
+    sign: int = 1  # -1: subtracted (a whole day minus the hours outside the range)
+
+
+def _partial_day(start: datetime, end: datetime) -> list[Segment]:
+    """Whole hours `[start, end)` inside one UTC day: as hours, or as the day minus the other
+    hours when that reads fewer rows (the sums are additive, so both are exact)."""
+    if end - start <= DAY / 2:
+        return [Segment("hour", start, end)]
+    day = floor_to(start, DAY)
+    parts = [Segment("day", day, day + DAY), Segment("hour", day, start, -1), Segment("hour", end, day + DAY, -1)]
+    return [p for p in parts if p.start < p.end]
 
 
 def split(start: datetime, end: datetime) -> list[Segment]:
-    """`[start, end)` as raw edges, whole hours and whole days (UTC), in order, without gaps."""
+    """`[start, end)` as raw edges, hours and days (UTC) whose signed sum is exactly the range."""
     h1, h2 = ceil_to(start, HOUR), floor_to(end, HOUR)
     if h1 >= h2:
         return [Segment("raw", start, end)]
     d1, d2 = ceil_to(h1, DAY), floor_to(h2, DAY)
-    middle = (
-        [Segment("hour", h1, h2)]
-        if d1 >= d2
-        else [
-            Segment("hour", h1, d1),
-            Segment("day", d1, d2),
-            Segment("hour", d2, h2),
-        ]
-    )
+    if d1 >= d2:
+        middle = [Segment("hour", h1, h2)]
+    else:
+        middle = [*_partial_day(h1, d1), Segment("day", d1, d2), *_partial_day(d2, h2)]
     parts = [Segment("raw", start, h1), *middle, Segment("raw", h2, end)]
     return [p for p in parts if p.start < p.end]
 
@@ -156,21 +162,26 @@ async def content_figures(conn: AsyncConnection, start: datetime, end: datetime)
 
     segments = split(start, end)
     for level, rollup in (("hour", _content_hour), ("day", _content_day)):
-        ranges = [and_(rollup.c.bucket >= s.start, rollup.c.bucket < s.end) for s in segments if s.level == level]
-        if not ranges:
-            continue
-        query = (
-            select(
-                rollup.c.content_id,
-                func.sum(rollup.c.views),
-                func.sum(rollup.c.purchases),
-                func.sum(rollup.c.revenue_cents),
+        for sign in (1, -1):
+            ranges = [
+                and_(rollup.c.bucket >= s.start, rollup.c.bucket < s.end)
+                for s in segments
+                if s.level == level and s.sign == sign
+            ]
+            if not ranges:
+                continue
+            query = (
+                select(
+                    rollup.c.content_id,
+                    func.sum(rollup.c.views),
+                    func.sum(rollup.c.purchases),
+                    func.sum(rollup.c.revenue_cents),
+                )
+                .where(or_(*ranges))
+                .group_by(rollup.c.content_id)
             )
-            .where(or_(*ranges))
-            .group_by(rollup.c.content_id)
-        )
-        for content_id, seen, bought, cents in (await conn.execute(query)).all():
-            add(content_id, int(seen), int(bought), int(cents))
+            for content_id, seen, bought, cents in (await conn.execute(query)).all():
+                add(content_id, sign * int(seen), sign * int(bought), sign * int(cents))
     for segment in segments:
         if segment.level == "raw":
             for f in await history.content_figures(conn, segment.start, segment.end):

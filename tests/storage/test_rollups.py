@@ -120,3 +120,16 @@ def test_a_range_splits_into_raw_edges_whole_hours_and_whole_days() -> None:
         Segment("raw", datetime(2026, 3, 4, 1, tzinfo=UTC), end),
     ]
     assert split(start, start + timedelta(minutes=10)) == [Segment("raw", start, start + timedelta(minutes=10))]
+
+
+def test_a_long_partial_day_is_read_as_the_day_minus_its_other_hours() -> None:
+    start = datetime(2026, 3, 1, 2, 10, tzinfo=UTC)
+    end = datetime(2026, 3, 3, 20, 0, tzinfo=UTC)
+    assert split(start, end) == [
+        Segment("raw", start, datetime(2026, 3, 1, 3, tzinfo=UTC)),
+        Segment("day", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
+        Segment("hour", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 1, 3, tzinfo=UTC), -1),
+        Segment("day", datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)),
+        Segment("day", datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)),
+        Segment("hour", datetime(2026, 3, 3, 20, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC), -1),
+    ]
