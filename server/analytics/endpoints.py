@@ -125,6 +125,15 @@ async def top_content(request: Request) -> Response:
     query = params.parse_top(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
     figures = await _read(service, lambda conn: rollups.content_figures(conn, rng.start, rng.end))
+    # Rank on exact integers (and the rounded rate for `conversion`, as shown), then build only
+    # the items returned: a catalogue has thousands of entries, an answer a handful.
+    if query.by == "conversion":
+        rates = {f.content_id: conversion_rate(f.purchases, f.views) for f in figures}
+        measure: Callable[[history.ContentFigures], Any] = lambda f: rates[f.content_id]  # noqa: E731
+    else:
+        field = {"views": "views", "purchases": "purchases", "revenue": "revenue_cents"}[query.by]
+        measure = lambda f: getattr(f, field)  # noqa: E731
+    ranked = sorted(figures, key=lambda f: (-measure(f), -f.views, f.content_id))[: query.limit]
     items = [
         {
             "contentId": f.content_id,
@@ -133,12 +142,8 @@ async def top_content(request: Request) -> Response:
             "revenue": history.money(f.revenue_cents),
             "conversionRate": conversion_rate(f.purchases, f.views),
         }
-        for f in figures
+        for f in ranked
     ]
-    key = {"views": "views", "purchases": "purchases", "revenue": "revenue", "conversion": "conversionRate"}[query.by]
-    items.sort(key=lambda item: item["contentId"])
-    items.sort(key=lambda item: (item[key], item["views"]), reverse=True)
-    items = items[: query.limit]
     body = {"by": query.by, "from": _ts(rng.start), "to": _ts(rng.end), "limit": query.limit, "items": items}
     columns = ("contentId", "views", "purchases", "revenue", "conversionRate")
     return _answer(request, body, items, columns, f"top-content-{query.by}")
