@@ -8,14 +8,31 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from server.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
 
 MAX_AMOUNT = Decimal("9999999999.99")
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
+
+def _printable(value: str) -> str:
+    # PostgreSQL refuses NUL in text, and no control character belongs in an id.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_printable)]
 
 
 def _amount(value: Any) -> Decimal:

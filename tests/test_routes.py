@@ -293,3 +293,12 @@ def test_prometheus_metrics_describe_the_sidecar(client: TestClient) -> None:
     assert 'metrics_ingest_requests_total{outcome="ok"} 1.0' in text
     assert 'metrics_ingest_requests_total{outcome="invalid_json"} 1.0' in text
     assert "metrics_snapshot_compute_seconds_count" in text
+
+
+def test_control_characters_in_ids_are_a_validation_error_not_a_server_error(client: TestClient) -> None:
+    response = client.post("/api/v1/events", json={"type": "user_activity", "userId": "u\u0000-1"})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        {"index": 0, "field": "userId", "message": "must not contain control characters"}
+    ]
+    assert client.post("/api/v1/events", json={"type": "user_activity", "userId": "ünï-👍"}).status_code == 200
