@@ -61,10 +61,12 @@ class AnalyticsClient:
     # Tests hand in an `httpx.MockTransport`; None is the network, one short-lived connection per
     # request (pages reach it through the cache below, so that is a few a minute at most).
     transport: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
+    token: str | None = field(default=None, repr=False)  # the dashboard's own API token, if any
 
     @classmethod
     def from_env(cls) -> AnalyticsClient:
-        return cls(Settings.from_env().api_url)
+        settings = Settings.from_env()
+        return cls(settings.api_url, token=settings.dashboard_token)
 
     def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
         return self.get_json(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
@@ -98,7 +100,8 @@ class AnalyticsClient:
     def _get(self, path: str, params: Mapping[str, str]) -> httpx.Response:
         url = self.api_url.rstrip("/") + path
         try:
-            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+            with httpx.Client(timeout=self.timeout, transport=self.transport, headers=headers) as client:
                 response = client.get(url, params=dict(params))
         except httpx.TimeoutException:
             raise AnalyticsError(f"The sidecar at {self.api_url} did not answer within {self.timeout:g} s.") from None

@@ -23,4 +23,4 @@ def settings() -> Settings:
 @st.cache_resource
 def live_subscription() -> LiveSubscription:
     """The one WebSocket subscription of this process, shared by all sessions."""
-    return LiveSubscription(settings().ws_url)
+    return LiveSubscription(settings().ws_url, token=settings().dashboard_token)

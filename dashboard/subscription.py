@@ -39,8 +39,16 @@ class LiveView:
 
 
 class LiveSubscription:
-    def __init__(self, ws_url: str, *, backoff: Sequence[float] = BACKOFF, idle_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        ws_url: str,
+        *,
+        token: str | None = None,
+        backoff: Sequence[float] = BACKOFF,
+        idle_timeout: float = 20.0,
+    ) -> None:
         self.ws_url = ws_url
+        self._token = token
         self._backoff = tuple(backoff)
         self._idle_timeout = idle_timeout
         self._lock = threading.Lock()
@@ -90,7 +98,11 @@ class LiveSubscription:
 
     async def _consume(self) -> None:
         client = MetricsClient(
-            self.ws_url, backoff=self._backoff, idle_timeout=self._idle_timeout, on_state=self._set_state
+            self.ws_url,
+            token=self._token,
+            backoff=self._backoff,
+            idle_timeout=self._idle_timeout,
+            on_state=self._set_state,
         )
         async for message in client.messages(history=True):
             if self._stopping:

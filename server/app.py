@@ -11,7 +11,9 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
+from server.access import TokenAuthMiddleware, redact_tokens_in_logs
 from server.backends import create_backend
 from server.hub import SnapshotHub
 from server.observability import SidecarMetrics
@@ -55,7 +57,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await backend.disconnect()
             await engine.dispose()
 
-    return Starlette(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
+    redact_tokens_in_logs()
+    middleware = [Middleware(TokenAuthMiddleware, tokens=settings.tokens)]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
 
 
 def uvicorn_config(settings: Settings, app: Starlette | None = None, **overrides: Any) -> uvicorn.Config:

@@ -6,12 +6,14 @@ everything below takes the frozen object as an argument, and tests build it dire
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.auth import Token, parse_tokens
 from server.errors import ConfigurationError
 
 DEFAULT_SQLITE_PATH = Path("data") / "metrics.db"
@@ -33,6 +35,10 @@ class Settings:
     ws_url: str = "ws://localhost:3000/ws/metrics"
     # True when DATABASE_URL was not given: the embedded default, where demo data is allowed.
     embedded: bool = True
+    # API tokens (hashed); none means open, which is allowed on loopback only.
+    tokens: tuple[Token, ...] = ()
+    # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
+    dashboard_token: str | None = field(default=None, repr=False)
     # Not environment variables: limits and timings that tests shorten.
     cache_ttl: float = 10.0
     history_size: int = 20
@@ -54,6 +60,12 @@ class Settings:
             raise ConfigurationError(f"METRICS_CURRENCY must be a three-letter ISO code, got {self.currency!r}")
         if not 0 < self.port < 65536:
             raise ConfigurationError(f"PORT must be between 1 and 65535, got {self.port!r}")
+        if not self.tokens and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"refusing to listen on {self.host} without API tokens: anyone who can reach it could read "
+                "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m server.tokens "
+                "new ...), or bind to 127.0.0.1."
+            )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -94,6 +106,8 @@ class Settings:
             if not port.isdigit():
                 raise ConfigurationError(f"PORT must be an integer, got {port!r}")
             kwargs["port"] = int(port)
+        kwargs["tokens"] = parse_tokens(get("METRICS_TOKENS"), get("METRICS_TOKENS_FILE"))
+        kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
         return cls(**kwargs)  # type: ignore[arg-type]
@@ -104,3 +118,12 @@ def _number(name: str, raw: str) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

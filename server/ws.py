@@ -5,7 +5,10 @@ Close codes the server uses:
   1008  the client sent requests faster than it read the replies (more than 32 unread)
   1009  a frame larger than 64 KB
   4008  the client stopped reading: a push could not be written for `stall_timeout` seconds
-A handshake from a browser `Origin` that is not allowed is refused with HTTP 403.
+  4401  tokens are required and the first message was not a valid {"type": "auth", "token": ...}
+  4403  the token lacks the `read` scope
+A handshake from a browser `Origin` that is not allowed is refused with HTTP 403, and one with a
+wrong token (header or ?token=) with HTTP 401 / 403.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import logging
 from typing import Any
 
 import anyio
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.access import bearer, check
 from server.hub import Outbox, SnapshotHub
 from server.observability import SidecarMetrics
 from server.settings import Settings
@@ -28,6 +33,9 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_FLOODING = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_STALLED = 4008
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+AUTH_TIMEOUT = 5.0
 MAX_UNREAD_REPLIES = 32
 _PONG = '{"type":"pong"}'
 _CLOSE_REASONS = {CLOSE_FLOODING: "flooding", CLOSE_TOO_BIG: "frame_too_big", CLOSE_STALLED: "stalled", 1011: "error"}
@@ -51,7 +59,17 @@ async def metrics_socket(websocket: WebSocket) -> None:
         return
 
     observability: SidecarMetrics = websocket.state.observability
+    # Credentials in the handshake (header or ?token=) are checked before accepting; without
+    # any, the socket is accepted and the first message must be {"type": "auth", "token": ...}.
+    presented = None
+    if settings.tokens:
+        presented = bearer(websocket.headers) or websocket.query_params.get("token")
+        if presented is not None and (refusal := check(settings.tokens, presented, "read")) is not None:
+            await _refuse(websocket, refusal)
+            return
     await websocket.accept()
+    if settings.tokens and presented is None and not await _first_message_auth(websocket, settings):
+        return
     observability.sockets.inc()
     ip = _client_ip(websocket)
     log.info("WebSocket client connected { ip: '%s' }", ip)
@@ -88,6 +106,43 @@ async def metrics_socket(websocket: WebSocket) -> None:
         with anyio.move_on_after(1.0), contextlib.suppress(Exception):
             await websocket.close(code=close_code)
     log.info("WebSocket client disconnected { ip: '%s' }", ip)
+
+
+async def _refuse(websocket: WebSocket, refusal: Response) -> None:
+    log.warning("WebSocket handshake refused { ip: '%s', status: %d }", _client_ip(websocket), refusal.status_code)
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(refusal)
+    else:
+        await websocket.close(code=1008)
+
+
+async def _first_message_auth(websocket: WebSocket, settings: Settings) -> bool:
+    """Wait (bounded) for `{"type": "auth", "token": ...}`; close with 4401 / 4403 otherwise."""
+    with anyio.move_on_after(AUTH_TIMEOUT):
+        message = await websocket.receive()
+        text = message.get("text") if message["type"] == "websocket.receive" else None
+        if message["type"] == "websocket.disconnect":
+            return False
+        try:
+            request = json.loads(text) if text is not None and len(text) <= 4096 else None
+        except ValueError:
+            request = None
+        token = request.get("token") if isinstance(request, dict) and request.get("type") == "auth" else None
+        refusal = check(settings.tokens, token if isinstance(token, str) else None, "read")
+        if refusal is None:
+            await websocket.send_text('{"type":"auth","ok":true}')
+            return True
+        await websocket.send_text(
+            _error("unauthorized" if refusal.status_code == 401 else "forbidden", _reason(refusal))
+        )
+        await websocket.close(code=CLOSE_UNAUTHORIZED if refusal.status_code == 401 else CLOSE_FORBIDDEN)
+        return False
+    await websocket.close(code=CLOSE_UNAUTHORIZED, reason="no auth message")
+    return False
+
+
+def _reason(refusal: Response) -> str:
+    return json.loads(bytes(refusal.body))["error"]["message"]
 
 
 async def _send_loop(

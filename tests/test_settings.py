@@ -32,6 +32,7 @@ def test_every_contract_variable_is_read() -> None:
             "METRICS_CURRENCY": "NZD",
             "METRICS_REDIS_PREFIX": "shop1:",
             "HOST": "0.0.0.0",
+            "METRICS_TOKENS": "dashboard:read:" + "0" * 64,
             "PORT": "8080",
             "METRICS_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
             "METRICS_API_URL": "http://api:8080",

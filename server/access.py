@@ -1,0 +1,92 @@
+"""Who may call what: the scope each REST path needs, checked before the route runs.
+
+With no tokens configured everything is open (the sidecar then listens on loopback only, see
+`Settings`). `/health` and `/openapi.json` stay open for load balancers and tooling.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.auth import Token, authenticate
+
+PUBLIC = frozenset({"/health", "/openapi.json"})
+
+
+def required_scope(method: str, path: str) -> str | None:
+    if path in PUBLIC:
+        return None
+    if path == "/api/v1/events" and method == "POST":
+        return "ingest"
+    if path == "/metrics":
+        return "admin"
+    return "read"
+
+
+def bearer(headers: Headers) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, credential = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
+
+
+def denial(status: int, message: str) -> JSONResponse:
+    code = "unauthorized" if status == 401 else "forbidden"
+    headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def check(tokens: tuple[Token, ...], presented: str | None, scope: str) -> JSONResponse | None:
+    """None when `presented` may use `scope`, else the 401 or 403 answer."""
+    if presented is None:
+        return denial(401, "an API token is required: Authorization: Bearer <token>")
+    token = authenticate(tokens, presented)
+    if token is None:
+        return denial(401, "the API token is not valid")
+    if not token.allows(scope):
+        return denial(403, f"the token {token.name!r} lacks the {scope!r} scope")
+    return None
+
+
+class TokenAuthMiddleware:
+    """Checks REST requests; the WebSocket endpoint checks its own handshake (server.ws)."""
+
+    def __init__(self, app: ASGIApp, tokens: tuple[Token, ...]) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.tokens:
+            needed = required_scope(scope["method"], scope["path"])
+            if needed is not None:
+                refusal = check(self.tokens, bearer(Headers(scope=scope)), needed)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+class RedactTokens(logging.Filter):
+    """Masks `token=...` (a WebSocket query parameter) in log lines, e.g. uvicorn's request lines."""
+
+    _PATTERN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self._PATTERN.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access", "server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())

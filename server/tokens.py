@@ -1,0 +1,33 @@
+"""`python -m server.tokens new --name NAME --scopes read[,ingest,admin]`: make an API token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from server.auth import SCOPES, digest, new_token
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.tokens", description="Make an API token.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    new = commands.add_parser("new", help="print a new token and the configuration line that admits it")
+    new.add_argument("--name", required=True, help="who uses it (unique), e.g. dashboard")
+    new.add_argument("--scopes", required=True, help=f"comma-separated: {', '.join(SCOPES)}")
+    args = parser.parse_args(argv)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes or ":" in args.name or "," in args.name:
+        parser.error(f"scopes must be among {', '.join(SCOPES)}; a name has no ':' or ','")
+    token = new_token()
+    hashed = digest(token)
+    print(f"token (give it to the client; it is shown once): {token}")
+    print(f"METRICS_TOKENS entry: {args.name}:{'+'.join(scopes)}:{hashed}")
+    quoted = ", ".join(f'"{scope}"' for scope in scopes)
+    print(f'METRICS_TOKENS_FILE entry:\n[[token]]\nname = "{args.name}"\nscopes = [{quoted}]\nsha256 = "{hashed}"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
