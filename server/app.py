@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from server.access import TokenAuthMiddleware, redact_tokens_in_logs
 from server.backends import create_backend
@@ -58,7 +59,17 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await engine.dispose()
 
     redact_tokens_in_logs()
-    middleware = [Middleware(TokenAuthMiddleware, tokens=settings.tokens)]
+    middleware = [
+        # Browsers may call the REST API only from the same exact origins that may open the socket.
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        ),
+        Middleware(TokenAuthMiddleware, tokens=settings.tokens),
+    ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
 
 

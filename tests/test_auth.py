@@ -161,3 +161,18 @@ def test_the_dashboard_sends_its_own_token() -> None:
     client = AnalyticsClient("http://sidecar.test", transport=httpx.MockTransport(answer), token=READ)
     client.get_json("/api/v1/analytics/content/top", {})
     assert seen == [f"Bearer {READ}"]
+
+
+def test_cors_admits_exactly_the_allowed_origins(secured: TestClient) -> None:
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    allowed = secured.options(
+        "/api/v1/analytics/realtime-metrics", headers={"Origin": "http://localhost:8501", **preflight}
+    )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:8501"
+    foreign = secured.options(
+        "/api/v1/analytics/realtime-metrics", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert foreign.status_code == 400 and "access-control-allow-origin" not in foreign.headers
+    simple = secured.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in simple.headers
