@@ -7,13 +7,15 @@ With no tokens configured everything is open (the sidecar then listens on loopba
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.auth import Token, authenticate
+from server.auth import Token, authenticate, digest
+from server.limits import RateLimiter
 
 PUBLIC = frozenset({"/health", "/openapi.json"})
 
@@ -54,20 +56,36 @@ def check(tokens: tuple[Token, ...], presented: str | None, scope: str) -> JSONR
     return None
 
 
-class TokenAuthMiddleware:
-    """Checks REST requests; the WebSocket endpoint checks its own handshake (server.ws)."""
+def rate_limited(retry_after: float) -> JSONResponse:
+    seconds = max(1, math.ceil(retry_after))
+    body = {"error": {"code": "rate_limited", "message": f"too many requests; retry in {seconds} s"}}
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
 
-    def __init__(self, app: ASGIApp, tokens: tuple[Token, ...]) -> None:
+
+class AccessMiddleware:
+    """Checks REST requests: the token's scope, then its rate (per token, or per address when
+    open). The WebSocket endpoint checks its own handshake (server.ws)."""
+
+    def __init__(self, app: ASGIApp, tokens: tuple[Token, ...], limiter: RateLimiter) -> None:
         self.app = app
         self.tokens = tokens
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.tokens:
+        if scope["type"] == "http":
             needed = required_scope(scope["method"], scope["path"])
             if needed is not None:
-                refusal = check(self.tokens, bearer(Headers(scope=scope)), needed)
-                if refusal is not None:
-                    await refusal(scope, receive, send)
+                key = "address:" + (scope["client"][0] if scope.get("client") else "unknown")
+                if self.tokens:
+                    presented = bearer(Headers(scope=scope))
+                    refusal = check(self.tokens, presented, needed)
+                    if refusal is not None:
+                        await refusal(scope, receive, send)
+                        return
+                    key = "token:" + digest(presented or "")
+                wait = self.limiter.check(key)
+                if wait is not None:
+                    await rate_limited(wait)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from server.access import TokenAuthMiddleware, redact_tokens_in_logs
+from server.access import AccessMiddleware, redact_tokens_in_logs
 from server.backends import create_backend
 from server.hub import SnapshotHub
+from server.limits import AddressCounter, RateLimiter
 from server.observability import SidecarMetrics
 from server.routes import exception_handlers, routes
 from server.service import MetricsService, utc_now
@@ -46,7 +47,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await service.start()
             tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen())]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
-            yield {"settings": settings, "service": service, "hub": hub, "observability": observability}
+            yield {
+                "settings": settings,
+                "service": service,
+                "hub": hub,
+                "observability": observability,
+                "sockets_by_address": AddressCounter(settings.sockets_per_address),
+            }
         finally:
             if service is not None:
                 service.stop()
@@ -68,7 +75,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         ),
-        Middleware(TokenAuthMiddleware, tokens=settings.tokens),
+        Middleware(
+            AccessMiddleware,
+            tokens=settings.tokens,
+            limiter=RateLimiter(settings.requests_per_second, burst=max(1.0, settings.requests_per_second)),
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
 

@@ -37,6 +37,10 @@ class Settings:
     embedded: bool = True
     # API tokens (hashed); none means open, which is allowed on loopback only.
     tokens: tuple[Token, ...] = ()
+    # Limits (METRICS_REQUESTS_PER_SECOND, METRICS_SOCKET_MESSAGES_PER_MINUTE, METRICS_SOCKETS_PER_ADDRESS).
+    requests_per_second: float = 100.0  # per token, or per client address when open
+    socket_messages_per_minute: int = 120
+    sockets_per_address: int = 100
     # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
     dashboard_token: str | None = field(default=None, repr=False)
     # Not environment variables: limits and timings that tests shorten.
@@ -60,6 +64,8 @@ class Settings:
             raise ConfigurationError(f"METRICS_CURRENCY must be a three-letter ISO code, got {self.currency!r}")
         if not 0 < self.port < 65536:
             raise ConfigurationError(f"PORT must be between 1 and 65535, got {self.port!r}")
+        if not self.requests_per_second > 0:
+            raise ConfigurationError("METRICS_REQUESTS_PER_SECOND must be a positive number")
         if not self.tokens and not is_loopback(self.host):
             raise ConfigurationError(
                 f"refusing to listen on {self.host} without API tokens: anyone who can reach it could read "
@@ -107,6 +113,16 @@ class Settings:
                 raise ConfigurationError(f"PORT must be an integer, got {port!r}")
             kwargs["port"] = int(port)
         kwargs["tokens"] = parse_tokens(get("METRICS_TOKENS"), get("METRICS_TOKENS_FILE"))
+        if (rps := get("METRICS_REQUESTS_PER_SECOND")) is not None:
+            kwargs["requests_per_second"] = _number("METRICS_REQUESTS_PER_SECOND", rps)
+        for name, key in (
+            ("METRICS_SOCKET_MESSAGES_PER_MINUTE", "socket_messages_per_minute"),
+            ("METRICS_SOCKETS_PER_ADDRESS", "sockets_per_address"),
+        ):
+            if (raw := get(name)) is not None:
+                if not raw.isdigit() or int(raw) < 1:
+                    raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
+                kwargs[key] = int(raw)
         kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())

@@ -2,7 +2,9 @@
 
 Close codes the server uses:
   1001  the sidecar is shutting down
-  1008  the client sent requests faster than it read the replies (more than 32 unread)
+  1008  the client sent requests faster than it read the replies (more than 32 unread), or went
+        on sending after its message rate was exceeded
+A handshake from an address that already holds METRICS_SOCKETS_PER_ADDRESS sockets gets HTTP 429.
   1009  a frame larger than 64 KB
   4008  the client stopped reading: a push could not be written for `stall_timeout` seconds
   4401  tokens are required and the first message was not a valid {"type": "auth", "token": ...}
@@ -16,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 import anyio
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.access import bearer, check
+from server.access import bearer, check, rate_limited
 from server.hub import Outbox, SnapshotHub
+from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
 
@@ -58,6 +62,18 @@ async def metrics_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # before accept: the server answers HTTP 403
         return
 
+    ip = _client_ip(websocket)
+    addresses: AddressCounter = websocket.state.sockets_by_address
+    if not addresses.acquire(ip):
+        await _refuse(websocket, rate_limited(60), reason="too many sockets from this address")
+        return
+    try:
+        await _serve(websocket, settings, hub)
+    finally:
+        addresses.release(ip)
+
+
+async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> None:
     observability: SidecarMetrics = websocket.state.observability
     # Credentials in the handshake (header or ?token=) are checked before accepting; without
     # any, the socket is accepted and the first message must be {"type": "auth", "token": ...}.
@@ -78,7 +94,6 @@ async def metrics_socket(websocket: WebSocket) -> None:
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
     close_code: int | None = None
-    reason = "client"
     try:
         # The sender and the receiver run side by side; whichever ends first ends both.
         async with anyio.create_task_group() as tasks:
@@ -89,7 +104,7 @@ async def metrics_socket(websocket: WebSocket) -> None:
                 tasks.cancel_scope.cancel()
 
             tasks.start_soon(send_all)
-            code = await _receive_loop(websocket, outbox, hub, settings.max_frame_bytes)
+            code = await _receive_loop(websocket, outbox, hub, settings)
             close_code = close_code or code
             tasks.cancel_scope.cancel()
     except Exception as exc:
@@ -98,8 +113,7 @@ async def metrics_socket(websocket: WebSocket) -> None:
     finally:
         hub.detach(outbox)
         observability.sockets.dec()
-    reason = _CLOSE_REASONS.get(close_code, "client") if close_code else reason
-    observability.socket_closes.labels(reason).inc()
+    observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client") if close_code else "client").inc()
     if close_code is not None:
         # A stalled peer cannot take even the close frame; its TCP connection is then ended
         # by the server's keepalive (no pong) instead.
@@ -108,8 +122,13 @@ async def metrics_socket(websocket: WebSocket) -> None:
     log.info("WebSocket client disconnected { ip: '%s' }", ip)
 
 
-async def _refuse(websocket: WebSocket, refusal: Response) -> None:
-    log.warning("WebSocket handshake refused { ip: '%s', status: %d }", _client_ip(websocket), refusal.status_code)
+async def _refuse(websocket: WebSocket, refusal: Response, reason: str = "credentials") -> None:
+    log.warning(
+        "WebSocket handshake refused { ip: '%s', status: %d, reason: '%s' }",
+        _client_ip(websocket),
+        refusal.status_code,
+        reason,
+    )
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(refusal)
     else:
@@ -167,8 +186,11 @@ async def _send_loop(
             observability.pushes.inc()
 
 
-async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, max_frame: int) -> int | None:
+async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, settings: Settings) -> int | None:
     """Answer the client's messages; returns a close code, or None once the client has gone."""
+    per_minute = settings.socket_messages_per_minute
+    budget = TokenBucket(rate=per_minute / 60, burst=per_minute, level=per_minute, updated=time.monotonic())
+    refused = 0
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -176,10 +198,17 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
         text: str | None = message.get("text")
         data: bytes | None = message.get("bytes")
         size = len(text.encode()) if text is not None else len(data or b"")
-        if size > max_frame:
+        if size > settings.max_frame_bytes:
             log.warning("WebSocket frame too big, closing { ip: '%s', bytes: %d }", _client_ip(websocket), size)
             return CLOSE_TOO_BIG
-        if text is not None:
+        if budget.take(time.monotonic()) is not None:
+            # Over the rate: told so, then closed if it keeps on (throttled, then closed).
+            refused += 1
+            if refused > per_minute:
+                log.warning("WebSocket client floods messages, closing { ip: '%s' }", _client_ip(websocket))
+                return CLOSE_FLOODING
+            reply = _error("rate_limited", f"at most {per_minute} messages a minute")
+        elif text is not None:
             reply = _reply(text, hub)
         else:
             reply = _error("invalid_message", "binary frames are not supported; send JSON text")
