@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             observability = SidecarMetrics()
             service = MetricsService(settings, engine, backend, hub, clock, observability)
             await service.start()
-            tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen())]
+            tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen(settings.pubsub_silence))]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
             yield {
                 "settings": settings,

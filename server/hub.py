@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+
+import anyio
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
@@ -64,6 +67,7 @@ class SnapshotHub:
         self._outboxes: set[Outbox] = set()
         self.latest: Snapshot | None = None
         self.backend_ok = True
+        self.last_received = time.monotonic()  # when the backend channel last delivered
 
     @property
     def clients(self) -> int:
@@ -102,16 +106,34 @@ class SnapshotHub:
             self._set_backend_ok(False, exc)
             return []
 
-    async def listen(self) -> None:
-        """Relay snapshots published by any instance to this instance's sockets, until cancelled."""
+    async def listen(self, silence: float) -> None:
+        """Relay snapshots published by any instance to this instance's sockets, until cancelled.
+
+        Snapshots are published every interval, so a channel silent for `silence` seconds is
+        dead even if no error said so: the subscription is then made anew.
+        """
+        self.last_received = time.monotonic()
         while True:
             try:
-                async for message in self._backend.subscribe(self._channel):
+                messages = aiter(self._backend.subscribe(self._channel))
+                while True:
+                    with anyio.move_on_after(silence) as quiet:
+                        message = await anext(messages)
+                    if quiet.cancelled_caught:
+                        log.warning("no snapshot through the cache backend for %.0f s; subscribing again", silence)
+                        await messages.aclose()  # type: ignore[attr-defined]
+                        break
+                    self.last_received = time.monotonic()
                     self._deliver(Snapshot.from_encoded(message))
+            except StopAsyncIteration:
                 return  # the backend disconnected: shutting down
             except BackendUnavailable as exc:
                 self._set_backend_ok(False, exc)
                 await asyncio.sleep(1.0)
+
+    def relaying(self, silence: float) -> bool:
+        """False when the channel has delivered nothing for `silence` seconds."""
+        return time.monotonic() - self.last_received <= silence
 
     def _accept(self, snapshot: Snapshot) -> bool:
         if self.latest is not None and snapshot.id <= self.latest.id:

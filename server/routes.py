@@ -46,7 +46,8 @@ async def health(request: Request) -> Response:
         try:
             async with asyncio.timeout(2.0):
                 await service.backend.ping()
-            cache = "ok"
+            # Commands answering is not enough: pub/sub must still carry the snapshots.
+            cache = "ok" if request.state.hub.relaying(service.settings.pubsub_silence) else "down"
         except Exception:
             cache = "down"
     if database != "ok":

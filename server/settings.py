@@ -77,6 +77,11 @@ class Settings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def pubsub_silence(self) -> float:
+        """How long the snapshot channel may stay silent before it counts as not delivering."""
+        return 3 * self.interval + 2.0
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
         """Build settings from a `.env` file overlaid by the real environment (which wins)."""
