@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-import uvicorn
-
-from server.app import uvicorn_config
+from server.app import SidecarServer, create_app, uvicorn_config
 from server.errors import ConfigurationError
 from server.settings import Settings
 
@@ -21,7 +19,8 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.Server(uvicorn_config(settings)).run()
+    app = create_app(settings)
+    SidecarServer(uvicorn_config(settings, app), app).run()
     return 0
 
 

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await service.start()
             tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen(settings.pubsub_silence))]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
+            app.state.hub = hub  # for SidecarServer: it says goodbye to sockets before uvicorn stops
             yield {
                 "settings": settings,
                 "service": service,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     return Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
 
 
-def uvicorn_config(settings: Settings, app: Starlette | None = None, **overrides: Any) -> uvicorn.Config:
+def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvicorn.Config:
     """How the sidecar is served: frame limit, keepalive pings that drop dead peers, graceful stop."""
     options: dict[str, Any] = {
         "host": settings.host,
@@ -97,4 +98,23 @@ def uvicorn_config(settings: Settings, app: Starlette | None = None, **overrides
         "log_config": None,
         **overrides,
     }
-    return uvicorn.Config(app or create_app(settings), **options)
+    return uvicorn.Config(app, **options)
+
+
+class SidecarServer(uvicorn.Server):
+    """uvicorn's server, closing every socket with 1001 (going away) before it stops.
+
+    uvicorn itself would close open sockets with 1012 (service restart) as it shuts down.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        hub: SnapshotHub | None = getattr(self.app.state, "hub", None)
+        if hub is not None and hub.clients:
+            hub.close_all(1001)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.wait_until_empty(), timeout=2.0)
+        await super().shutdown(sockets)

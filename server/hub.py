@@ -21,6 +21,10 @@ from server.snapshot import Snapshot
 log = logging.getLogger("server.hub")
 
 
+class CloseRequest(int):
+    """Handed out by `Outbox.next()` instead of a frame: close the socket with this code."""
+
+
 class Outbox:
     """What one socket still has to send: a few replies, and at most one snapshot (newest wins)."""
 
@@ -28,8 +32,14 @@ class Outbox:
         self._replies: deque[str] = deque()
         self._max_replies = max_replies
         self._snapshot: str | None = None
+        self._close: CloseRequest | None = None
         self._ready = asyncio.Event()
         self.skipped = 0
+
+    def close(self, code: int) -> None:
+        """Ask the socket's sender to close with `code` (before anything still queued)."""
+        self._close = CloseRequest(code)
+        self._ready.set()
 
     def offer_snapshot(self, frame: str) -> None:
         if self._snapshot is not None:
@@ -45,10 +55,12 @@ class Outbox:
         self._ready.set()
         return True
 
-    async def next(self) -> str:
-        while not self._replies and self._snapshot is None:
+    async def next(self) -> str | CloseRequest:
+        while not self._replies and self._snapshot is None and self._close is None:
             self._ready.clear()
             await self._ready.wait()
+        if self._close is not None:
+            return self._close
         if self._replies:
             return self._replies.popleft()
         frame, self._snapshot = self._snapshot, None
@@ -65,6 +77,7 @@ class SnapshotHub:
         self._cache_ttl = cache_ttl
         self._history: deque[Snapshot] = deque(maxlen=history_size)
         self._outboxes: set[Outbox] = set()
+        self._emptied = asyncio.Event()
         self.latest: Snapshot | None = None
         self.backend_ok = True
         self.last_received = time.monotonic()  # when the backend channel last delivered
@@ -78,6 +91,18 @@ class SnapshotHub:
 
     def detach(self, outbox: Outbox) -> None:
         self._outboxes.discard(outbox)
+        if not self._outboxes:
+            self._emptied.set()
+
+    async def wait_until_empty(self) -> None:
+        while self._outboxes:
+            self._emptied.clear()
+            await self._emptied.wait()
+
+    def close_all(self, code: int) -> None:
+        """Ask every socket to close with `code` (1001 when the sidecar stops)."""
+        for outbox in self._outboxes:
+            outbox.close(code)
 
     def history_frame(self) -> str:
         items = ",".join(s.encoded.decode() for s in self._history)

@@ -1,7 +1,7 @@
 """`/ws/metrics`: the WebSocket protocol. Fan-out is the hub's; this module speaks to one client.
 
 Close codes the server uses:
-  1001  the sidecar is shutting down
+  1001  the sidecar is shutting down (SidecarServer closes every socket before uvicorn stops)
   1008  the client sent requests faster than it read the replies (more than 32 unread), or went
         on sending after its message rate was exceeded
 A handshake from an address that already holds METRICS_SOCKETS_PER_ADDRESS sockets gets HTTP 429.
@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.access import bearer, check, rate_limited
-from server.hub import Outbox, SnapshotHub
+from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
@@ -42,7 +42,13 @@ CLOSE_FORBIDDEN = 4403
 AUTH_TIMEOUT = 5.0
 MAX_UNREAD_REPLIES = 32
 _PONG = '{"type":"pong"}'
-_CLOSE_REASONS = {CLOSE_FLOODING: "flooding", CLOSE_TOO_BIG: "frame_too_big", CLOSE_STALLED: "stalled", 1011: "error"}
+_CLOSE_REASONS = {
+    CLOSE_GOING_AWAY: "shutdown",
+    CLOSE_FLOODING: "flooding",
+    CLOSE_TOO_BIG: "frame_too_big",
+    CLOSE_STALLED: "stalled",
+    1011: "error",
+}
 
 
 def _error(code: str, message: str) -> str:
@@ -171,6 +177,8 @@ async def _send_loop(
     skipped = 0
     while True:
         frame = await outbox.next()
+        if isinstance(frame, CloseRequest):
+            return int(frame)
         if outbox.skipped != skipped:
             observability.skipped.inc(outbox.skipped - skipped)
             skipped = outbox.skipped

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 
-from server.app import uvicorn_config
+from server.app import SidecarServer, create_app, uvicorn_config
 from server.settings import Settings
 
 
@@ -34,7 +33,8 @@ def serve(settings: Settings, *, send_buffer: int | None = None, port: int = 0, 
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", port))
     address = f"127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn_config(settings, **{"timeout_graceful_shutdown": 1, **overrides}))
+    app = create_app(settings)
+    server = SidecarServer(uvicorn_config(settings, app, **{"timeout_graceful_shutdown": 1, **overrides}), app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
