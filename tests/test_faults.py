@@ -17,7 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from server.settings import Settings
-from tests.faults import own_redis
+from tests.faults import own_postgres, own_redis, postgres_binaries
 from tests.live import serve, wait_until
 
 needs_redis_server = pytest.mark.skipif(
@@ -128,3 +128,39 @@ def test_a_storm_of_concurrent_duplicates_counts_each_event_once(settings: Setti
 
 def _rest(address: str) -> dict:
     return httpx.get(f"http://{address}/api/v1/analytics/realtime-metrics").json()
+
+
+needs_own_postgres = pytest.mark.skipif(
+    (postgres_binaries() is None or os.geteuid() != 0) and not os.environ.get("CI"),
+    reason="starting a PostgreSQL of the test's own needs its binaries and root (to run it as postgres)",
+)
+
+
+@needs_own_postgres
+def test_the_database_going_away_answers_503_keeps_stale_numbers_and_recovers_exactly_once() -> None:
+    with own_postgres() as database:
+        settings = Settings(database_url=database.url, interval=0.2, embedded=False)
+        with serve(settings) as address, connect(f"ws://{address}/ws/metrics") as ws:
+            base = f"http://{address}"
+            batch = {"events": [
+                {"type": "transaction", "id": f"t-{i}", "userId": "u", "amount": "2.50", "status": "completed"}
+                for i in range(10)
+            ]}  # fmt: skip
+            assert httpx.post(f"{base}/api/v1/events", json={"type": "user_activity", "userId": "u"}).status_code == 200
+            wait_until(lambda: _latest(ws)["activeUsers"]["current"] == 1, 10, "the first event shows")
+            database.stop()
+            refused = httpx.post(f"{base}/api/v1/events", json=batch, timeout=30)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+            assert refused.json()["error"]["code"] == "unavailable"
+            assert httpx.get(f"{base}/health", timeout=30).status_code == 503
+            seen: list[dict] = []
+            wait_until(lambda: seen.append(_latest(ws)) or seen[-1]["stale"], 10, "sockets get the numbers as stale")
+            assert seen[-1]["activeUsers"]["current"] == 1  # the last good numbers
+            database.start()
+            wait_until(lambda: httpx.get(f"{base}/health").status_code == 200, 30, "the database is back")
+            # the client retries: stored exactly once; no request fails on a dead pooled connection
+            answers = [httpx.post(f"{base}/api/v1/events", json=batch).json() for _ in range(3)]
+            assert answers == [{"accepted": 10, "duplicates": 0}] + [{"accepted": 0, "duplicates": 10}] * 2
+            wait_until(lambda: _latest(ws)["transactions"]["completed"] == 10, 10, "fresh numbers again")
+            fresh = _latest(ws)
+            assert fresh["stale"] is False and fresh["revenue"]["total"] == 25.0
