@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.login import require_login
+
 st.set_page_config(page_title="Realtime metrics", page_icon=":bar_chart:", layout="wide")
-navigation = st.navigation(
-    [
-        st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True),
-        st.Page("pages/history.py", title="History", icon=":material/history:"),
-        st.Page("pages/behaviour.py", title="Behaviour", icon=":material/group:"),
-    ]
-)
-navigation.run()
+pages = [
+    st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/behaviour.py", title="Behaviour", icon=":material/group:"),
+]
+require_login(pages)  # until this session may see them: the login page, and the run ends here
+st.navigation(pages).run()

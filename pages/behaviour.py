@@ -9,7 +9,10 @@ import streamlit as st
 
 from dashboard import api, format
 from dashboard.history_charts import funnel_chart, heatmap_chart, new_vs_returning_chart
+from dashboard.login import ensure_logged_in
 from dashboard.resources import settings
+
+ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
 
 config = settings()
 client = api.analytics()

@@ -15,7 +15,10 @@ from dashboard.history_charts import (
     total_text,
     transactions_chart,
 )
+from dashboard.login import ensure_logged_in
 from dashboard.resources import settings
+
+ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
 
 config = settings()
 client = api.analytics()

@@ -9,8 +9,11 @@ import streamlit as st
 
 from dashboard import format, widgets
 from dashboard.charts import line_chart
+from dashboard.login import ensure_logged_in
 from dashboard.resources import live_subscription, settings
 from dashboard.subscription import LiveView
+
+ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
 
 config = settings()
 subscription = live_subscription()
