@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -161,8 +161,14 @@ def validate_events(
         except PydanticValidationError as exc:
             problems.extend(Problem(index, _field_of(e["loc"]), _message(e)) for e in exc.errors())
             continue
-        if event.at is not None and event.at > latest:
-            problems.append(Problem(index, "at", "is more than 5 minutes in the future"))
+        if event.at is not None:
+            try:
+                event.at.astimezone(UTC)
+            except OverflowError:
+                problems.append(Problem(index, "at", "is out of range"))
+                continue
+            if event.at > latest:
+                problems.append(Problem(index, "at", "is more than 5 minutes in the future"))
         if isinstance(event, TransactionEvent) and event.currency is not None and event.currency != currency:
             problems.append(Problem(index, "currency", f"must be {currency}, the deployment's currency"))
         events.append(event)

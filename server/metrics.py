@@ -72,7 +72,8 @@ def conversion_rate(purchases: int, views: int) -> Decimal:
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and `Z`, as the spec's `timestamp`."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Not strftime("%Y"): it does not zero-pad years before 1000 on every platform.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def compute_snapshot(inputs: MetricInputs, now: datetime, snapshot_id: int, *, stale: bool = False) -> dict[str, Any]:

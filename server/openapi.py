@@ -289,6 +289,28 @@ PATHS: dict[str, Any] = {
 }
 
 
+_PUBLIC_PATHS = frozenset({"/health"})
+_REFUSALS = {
+    "401": _error("No valid API token (when tokens are configured); see WWW-Authenticate."),
+    "403": _error("The token lacks the scope this operation needs."),
+    "429": _error("Over the rate for this token or address; see Retry-After."),
+}
+
+
+def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation but the public ones: a bearer token (when configured), and its refusals."""
+    guarded: dict[str, Any] = {}
+    for path, operations in paths.items():
+        guarded[path] = {}
+        for method, operation in operations.items():
+            if path not in _PUBLIC_PATHS:
+                # `{}` too: a sidecar without tokens (on loopback) asks for none.
+                operation = {**operation, "security": [{"bearer": []}, {}]}
+                operation["responses"] = {**operation["responses"], **_REFUSALS}
+            guarded[path][method] = operation
+    return guarded
+
+
 def openapi_document(server_url: str | None = None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -297,8 +319,11 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Live platform metrics over REST; the WebSocket `/ws/metrics` is described in the README.",
         },
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "paths": _guarded(PATHS),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token."}},
+        },
     }
     if server_url:
         document["servers"] = [{"url": server_url}]

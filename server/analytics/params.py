@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,15 +69,32 @@ def _moment(problems: _Problems, name: str, zone: ZoneInfo) -> datetime | None:
         return None
     try:
         if len(raw) == 10:  # a date: local midnight in `tz`
-            return _midnight(date.fromisoformat(raw), zone)
+            return _in_range(problems, name, _midnight(date.fromisoformat(raw), zone))
         # A `+` in a query string arrives as a space: put it back in the offset.
         text = raw.replace(" ", "+") if "T" in raw else raw
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except OverflowError:
+        problems.add(name, _OUT_OF_RANGE)
+        return None
     except ValueError:
         problems.add(name, "must be an ISO 8601 date (2026-11-01) or time with an offset (2026-11-01T00:00:00Z)")
         return None
     if moment.tzinfo is None:
         problems.add(name, "must carry a UTC offset or Z (or be a plain date, read in tz)")
+        return None
+    return _in_range(problems, name, moment)
+
+
+_OUT_OF_RANGE = "must lie between the years 1 and 9999 in UTC and in tz, with a day to spare"
+
+
+def _in_range(problems: _Problems, name: str, moment: datetime) -> datetime | None:
+    """A day of room at both ends of the calendar, for the bucket arithmetic around `moment`."""
+    try:
+        (moment - timedelta(days=2)).astimezone(UTC)
+        (moment + timedelta(days=62)).astimezone(UTC)
+    except OverflowError:
+        problems.add(name, _OUT_OF_RANGE)
         return None
     return moment
 
@@ -88,7 +105,12 @@ def _range(problems: _Problems, now: datetime, default_tz: str, default_span: ti
     end = _moment(problems, "to", zone)
     output = problems.choice("format", FORMATS, "json")
     end = end or now
-    start = start or end - default_span
+    if start is None:
+        try:
+            start = end - default_span
+        except OverflowError:
+            problems.add("from", _OUT_OF_RANGE)
+            start = end
     if start >= end and not problems.items:
         problems.add("to", "must be after from")
     return Range(start, end, zone, tz, output), problems
@@ -126,7 +148,7 @@ def parse_top(query: Mapping[str, str], *, now: datetime, default_tz: str) -> To
     limit = 10
     if "limit" in query:
         raw = query["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100:
             problems.add("limit", "must be an integer from 1 to 100")
         else:
             limit = int(raw)
@@ -146,6 +168,8 @@ def parse_funnel(query: Mapping[str, str], *, now: datetime, default_tz: str) ->
     content_id = query.get("contentId") or None
     if content_id is not None and len(content_id) > 200:
         problems.add("contentId", "must be at most 200 characters")
+    elif content_id is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in content_id):
+        problems.add("contentId", "must not contain control characters")
     rng, problems = _range(problems, now, default_tz, timedelta(days=30))
     problems.raise_if_any()
     return FunnelQuery(content_id, rng)
