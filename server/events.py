@@ -25,9 +25,13 @@ from server.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
 MAX_AMOUNT = Decimal("9999999999.99")
 
 
-def _printable(value: str) -> str:
+def has_control_characters(value: str) -> bool:
     # PostgreSQL refuses NUL in text, and no control character belongs in an id.
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
+def _printable(value: str) -> str:
+    if has_control_characters(value):
         raise ValueError("must not contain control characters")
     return value
 

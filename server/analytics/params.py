@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.analytics.buckets import INTERVALS, Interval, _midnight
 from server.errors import ValidationFailed
+from server.events import has_control_characters
 
 METRICS = ("revenue", "transactions", "active_users", "views", "purchases", "conversion")
 TOP_BY = ("views", "purchases", "revenue", "conversion")
@@ -168,7 +169,7 @@ def parse_funnel(query: Mapping[str, str], *, now: datetime, default_tz: str) ->
     content_id = query.get("contentId") or None
     if content_id is not None and len(content_id) > 200:
         problems.add("contentId", "must be at most 200 characters")
-    elif content_id is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in content_id):
+    elif content_id is not None and has_control_characters(content_id):
         problems.add("contentId", "must not contain control characters")
     rng, problems = _range(problems, now, default_tz, timedelta(days=30))
     problems.raise_if_any()
