@@ -97,3 +97,32 @@ class SnapshotLog(Base):
     payload: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_snapshot_log_computed_at", "computed_at"),)
+
+
+class AlertEvent(Base):
+    """One firing of an alert rule: open while `resolved_at` is null, closed once when it resolves."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)  # the measured value when it fired, exact as text
+    threshold: Mapped[str] = mapped_column(Text)
+    fired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    fired_snapshot_id: Mapped[int] = mapped_column(BigInteger)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_snapshot_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        Index("ix_alert_events_fired_at", "fired_at"),
+        # At most one open firing per rule, whatever the number of instances evaluating.
+        Index(
+            "uq_alert_events_open_rule",
+            "rule",
+            unique=True,
+            postgresql_where=resolved_at.is_(None),
+            sqlite_where=resolved_at.is_(None),
+        ),
+    )
