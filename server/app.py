@@ -90,6 +90,7 @@ def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvic
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        "ws": "websockets-sansio",  # the implementation server/wire.py writes pushes through directly
         "ws_max_size": settings.max_frame_bytes,  # larger frames are closed with 1009 before buffering
         "ws_ping_interval": 20.0,  # a peer that does not answer a ping within 20 s is dropped
         "ws_ping_timeout": 20.0,

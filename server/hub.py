@@ -11,12 +11,14 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 import anyio
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
 from server.snapshot import Snapshot
+from server.wire import DirectWriter, text_frame
 
 log = logging.getLogger("server.hub")
 
@@ -26,14 +28,24 @@ class CloseRequest(int):
 
 
 class Outbox:
-    """What one socket still has to send: a few replies, and at most one snapshot (newest wins)."""
+    """What one socket still has to send: a few replies, and at most one snapshot (newest wins).
 
-    def __init__(self, max_replies: int) -> None:
+    With a `direct` writer, a snapshot offered while the socket has nothing else to send and is
+    keeping up is written at once as ready-made frame bytes (`on_push` is then called); otherwise
+    it waits here for the socket's sender, exactly as without one.
+    """
+
+    def __init__(
+        self, max_replies: int, direct: DirectWriter | None = None, on_push: Callable[[], None] | None = None
+    ) -> None:
         self._replies: deque[str] = deque()
         self._max_replies = max_replies
         self._snapshot: str | None = None
         self._close: CloseRequest | None = None
         self._ready = asyncio.Event()
+        self._direct = direct
+        self._on_push = on_push
+        self._sending = False  # the sender holds a frame it took from `next()` and has not written yet
         self.skipped = 0
 
     def close(self, code: int) -> None:
@@ -41,7 +53,20 @@ class Outbox:
         self._close = CloseRequest(code)
         self._ready.set()
 
-    def offer_snapshot(self, frame: str) -> None:
+    def offer_snapshot(self, frame: str, wire: bytes | None = None) -> None:
+        """Offer a push; `wire` is the same push as a whole WebSocket frame, for the direct path."""
+        if (
+            wire is not None
+            and self._direct is not None
+            and not self._sending
+            and self._snapshot is None
+            and not self._replies
+            and self._close is None
+            and self._direct.write(wire)
+        ):
+            if self._on_push is not None:
+                self._on_push()
+            return
         if self._snapshot is not None:
             self.skipped += 1
         self._snapshot = frame
@@ -56,11 +81,13 @@ class Outbox:
         return True
 
     async def next(self) -> str | CloseRequest:
+        self._sending = False
         while not self._replies and self._snapshot is None and self._close is None:
             self._ready.clear()
             await self._ready.wait()
         if self._close is not None:
             return self._close
+        self._sending = True
         if self._replies:
             return self._replies.popleft()
         frame, self._snapshot = self._snapshot, None
@@ -171,8 +198,9 @@ class SnapshotHub:
         if not self._accept(snapshot):
             return
         frame = snapshot.frame
+        wire = text_frame(frame.encode())  # the same bytes for every socket: built once
         for outbox in self._outboxes:
-            outbox.offer_snapshot(frame)
+            outbox.offer_snapshot(frame, wire)
 
     def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
         if ok and not self.backend_ok:

@@ -30,6 +30,7 @@ from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
+from server.wire import DirectWriter
 
 log = logging.getLogger("server.ws")
 
@@ -95,7 +96,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     observability.sockets.inc()
     ip = _client_ip(websocket)
     log.info("WebSocket client connected { ip: '%s' }", ip)
-    outbox = Outbox(MAX_UNREAD_REPLIES)
+    # Pushes to a client that keeps up are written by the hub itself (one write per socket);
+    # `on_push` counts them, as the sender counts the ones it writes.
+    outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket), on_push=observability.pushes.inc)
     hub.attach(outbox)
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
