@@ -15,6 +15,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from server.access import AccessMiddleware, redact_tokens_in_logs
+from server.alerts.feed import AlertFeed
+from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
 from server.hub import SnapshotHub
 from server.limits import AddressCounter, RateLimiter
@@ -43,23 +45,32 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await backend.connect()
             hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
             observability = SidecarMetrics()
-            service = MetricsService(settings, engine, backend, hub, clock, observability)
+            alert_feed = AlertFeed(backend, settings.redis_prefix)
+            alerts = AlertMonitor(settings.alert_rules, engine, alert_feed, settings.zone)
+            service = MetricsService(settings, engine, backend, hub, clock, observability, alerts)
             await service.start()
-            tasks = [asyncio.create_task(service.run()), asyncio.create_task(hub.listen(settings.pubsub_silence))]
+            tasks = [
+                asyncio.create_task(service.run()),
+                asyncio.create_task(hub.listen(settings.pubsub_silence)),
+                asyncio.create_task(alert_feed.listen()),
+            ]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
             app.state.hub = hub  # for SidecarServer: it says goodbye to sockets before uvicorn stops
             yield {
                 "settings": settings,
                 "service": service,
                 "hub": hub,
+                "alerts": alert_feed,
                 "observability": observability,
                 "sockets_by_address": AddressCounter(settings.sockets_per_address),
             }
         finally:
             if service is not None:
                 service.stop()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
+                if tasks:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
+                await service.release()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

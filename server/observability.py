@@ -28,6 +28,9 @@ class SidecarMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "metrics_leader", "1 while this instance holds the lease and computes the snapshots", registry=self.registry
+        )
         self.ingest_requests = Counter(
             "metrics_ingest_requests", "Ingest requests, by outcome", ["outcome"], registry=self.registry
         )

@@ -94,6 +94,28 @@ SCHEMAS: dict[str, Any] = {
         "required": ["type"],
     },
     "IngestResult": _object({"accepted": _COUNT, "duplicates": _COUNT}),
+    "Alert": _object(
+        {
+            "id": {"type": "integer"},
+            "rule": {"type": "string"},
+            "state": {"type": "string", "enum": ["firing", "resolved"]},
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "metric": {"type": ["string", "null"]},
+            "message": {"type": "string"},
+            "value": {"type": "number"},
+            "threshold": {"type": "number"},
+            "firedAt": _TIME,
+            "resolvedAt": {"type": ["string", "null"], "format": "date-time"},
+            "snapshotId": {"type": "integer"},
+        }
+    ),
+    "Alerts": _object(
+        {
+            "firing": {"type": "array", "items": _ref("Alert")},
+            "recent": {"type": "array", "items": _ref("Alert")},
+            "rules": {"type": "array", "items": {"type": "object"}},
+        }
+    ),
     "Health": _object(
         {
             "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
@@ -201,6 +223,15 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The latest metrics snapshot",
             "responses": {"200": _json(_ref("Snapshot"), "The snapshot."), "503": _error("No snapshot yet.")},
+        }
+    },
+    "/api/v1/alerts": {
+        "get": {
+            "summary": "Alerts firing now, the latest firings (newest first) and the rules",
+            "parameters": [
+                _query("limit", "Firings to list (default 50)", {"type": "integer", "minimum": 1, "maximum": 500})
+            ],
+            "responses": {"200": _json(_ref("Alerts"), "The alerts."), "422": _BAD_PARAMS},
         }
     },
     "/api/v1/events": {

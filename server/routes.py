@@ -13,11 +13,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.analytics import endpoints as analytics
-from server.errors import MetricsError, PayloadTooLarge, Unavailable
+from server.errors import MetricsError, PayloadTooLarge, Unavailable, ValidationFailed
 from server.events import parse_json
+from server.metrics import encode
 from server.observability import SidecarMetrics
 from server.openapi import openapi_document
-from server.service import MetricsService
+from server.service import MetricsService, is_database_down
 from server.ws import metrics_socket
 
 log = logging.getLogger("server.routes")
@@ -64,6 +65,23 @@ async def realtime_metrics(request: Request) -> Response:
     if latest is None:
         raise Unavailable("no snapshot has been computed yet")
     return Response(latest.encoded, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def alerts(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    raw = request.query_params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationFailed(
+            "invalid parameters", [{"field": "limit", "message": "must be a whole number from 1 to 500"}]
+        )
+    assert service.alerts is not None
+    try:
+        listing = await service.alerts.listing(int(raw))
+    except Exception as exc:
+        if is_database_down(exc):
+            raise Unavailable("the database cannot be reached; retry later") from exc
+        raise
+    return Response(encode(listing), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -131,6 +149,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/analytics/funnel", analytics.funnel, methods=["GET"]),
     Route("/api/v1/analytics/users", analytics.users, methods=["GET"]),
     Route("/api/v1/events", ingest_events, methods=["POST"]),
+    Route("/api/v1/alerts", alerts, methods=["GET"]),
     Route("/metrics", prometheus_metrics, methods=["GET"]),
     Route("/openapi.json", openapi_schema, methods=["GET"]),
     WebSocketRoute("/ws/metrics", metrics_socket),

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.alerts.monitor import AlertMonitor
 from server.backends.base import Backend
 from server.errors import BackendUnavailable, Unavailable
 from server.events import validate_events
@@ -68,6 +69,7 @@ class MetricsService:
         hub: SnapshotHub,
         clock: Callable[[], datetime] = utc_now,
         observability: SidecarMetrics | None = None,
+        alerts: AlertMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -75,8 +77,10 @@ class MetricsService:
         self.hub = hub
         self._clock = clock
         self.observability = observability or SidecarMetrics()
+        self.alerts = alerts
         self._instance = uuid.uuid4().hex
         self._lease_key = f"{settings.redis_prefix}leader"
+        self.leading = False
         self._last_id = 0
         self._last_good: dict[str, Any] | None = None
         self._refresh_lock = asyncio.Lock()
@@ -88,7 +92,11 @@ class MetricsService:
         return self._clock()
 
     async def start(self) -> None:
-        """Restore the id sequence and history, then compute the first snapshot."""
+        """Restore the id sequence and history, then compute the first snapshot if this instance leads.
+
+        An instance that does not lead serves the snapshot the leader cached, or the newest in
+        the database, until the leader's next one arrives.
+        """
         self._last_id = await last_snapshot_id(self.engine)
         kept = await self.hub.load_backend_history()
         if not kept:
@@ -99,22 +107,37 @@ class MetricsService:
         self.hub.prefill(kept)
         if self.hub.latest is not None:
             self._last_id = max(self._last_id, self.hub.latest.id)
-        await self.refresh()
+        if self.alerts is not None:
+            await self.alerts.start()
+        if await self._leads():
+            await self.refresh()
 
     async def run(self) -> None:
-        """Compute a snapshot every interval (on the instance holding the lease), until `stop()`."""
+        """Compute a snapshot every interval on the instance holding the lease, until `stop()`.
+
+        The others try for the lease four times an interval, so that one takes over within
+        two intervals of the leader's last snapshot when it dies.
+        """
         interval = self.settings.interval
         next_tick = time.monotonic() + interval
         while not self._stopping.is_set():
+            wake = next_tick if self.leading else min(next_tick, time.monotonic() + interval / 4)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, next_tick - time.monotonic()))
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, wake - time.monotonic()))
             if self._stopping.is_set():
                 return
-            next_tick += interval
-            if next_tick < time.monotonic():  # a slow computation: skip the ticks it overran
-                next_tick = time.monotonic() + interval
+            if time.monotonic() >= next_tick:
+                next_tick += interval
+                if next_tick < time.monotonic():  # a slow computation: skip the ticks it overran
+                    next_tick = time.monotonic() + interval
+            elif self.leading:
+                continue
             try:
+                was_leading = self.leading
                 if await self._leads():
+                    if not was_leading:
+                        log.info("this instance now computes the snapshots")
+                        next_tick = time.monotonic() + interval
                     await self.refresh()
             except Exception:
                 log.exception("snapshot loop failed; retrying next interval")
@@ -129,16 +152,27 @@ class MetricsService:
 
     async def _leads(self) -> bool:
         try:
-            return await self.backend.acquire_lease(self._lease_key, self._instance, self.settings.interval * 2)
+            leading = await self.backend.acquire_lease(self._lease_key, self._instance, self.settings.interval * 1.5)
         except BackendUnavailable:
-            return True  # without Redis every instance computes for its own sockets
+            leading = True  # without Redis every instance computes for its own sockets
+        self.leading = leading
+        self.observability.leader.set(1 if leading else 0)
+        return leading
+
+    async def release(self) -> None:
+        """Give the lease up (on shutdown), so that another instance takes over at once."""
+        with contextlib.suppress(BackendUnavailable):
+            await self.backend.release_lease(self._lease_key, self._instance)
+        self.leading = False
 
     async def refresh(self) -> Snapshot:
         """Compute, keep and publish a snapshot now; on a database failure, re-publish the last good one as stale."""
         async with self._refresh_lock:
             now = self._clock()
             started = time.perf_counter()
-            snapshot_id = self._last_id + 1
+            # After a takeover, continue from the newest id any instance published.
+            latest_seen = self.hub.latest.id if self.hub.latest is not None else 0
+            snapshot_id = max(self._last_id, latest_seen) + 1
             try:
                 data = await self._compute(now, snapshot_id)
             except Exception as exc:
@@ -157,7 +191,19 @@ class MetricsService:
             self.observability.compute_seconds.observe(self.last_compute_seconds)
             snapshot = Snapshot.from_data(data)
             await self.hub.publish(snapshot)
+            if self.alerts is not None and not data.get("stale"):
+                await self._check_alerts(data, now)
             return snapshot
+
+    async def _check_alerts(self, data: dict[str, Any], now: datetime) -> None:
+        assert self.alerts is not None
+        try:
+            await self.alerts.check(data, self.last_compute_seconds, now)
+        except Exception as exc:
+            if not is_database_down(exc):
+                log.exception("alert evaluation failed")
+            else:
+                log.error("alert evaluation skipped, the database cannot be reached: %s", _brief(exc))
 
     async def _compute(self, now: datetime, snapshot_id: int) -> dict[str, Any]:
         periods = period_starts(now, self.settings.zone)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from server.auth import Token, parse_tokens
 from server.errors import ConfigurationError
 
@@ -43,6 +44,8 @@ class Settings:
     sockets_per_address: int = 100
     # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
     dashboard_token: str | None = field(default=None, repr=False)
+    # Alert rules (METRICS_ALERTS_FILE, TOML); without a file, the spec's monitoring list.
+    alert_rules: tuple[Rule, ...] = DEFAULT_RULES
     # Not environment variables: limits and timings that tests shorten.
     cache_ttl: float = 10.0
     history_size: int = 20
@@ -129,6 +132,8 @@ class Settings:
                     raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
                 kwargs[key] = int(raw)
         kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
+        if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
+            kwargs["alert_rules"] = load_rules(alerts_file)
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
         return cls(**kwargs)  # type: ignore[arg-type]

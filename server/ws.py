@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.access import bearer, check, rate_limited
+from server.alerts.feed import AlertFeed
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
@@ -102,6 +103,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     hub.attach(outbox)
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
+    alerts: AlertFeed = websocket.state.alerts
+    if websocket.query_params.get("alerts") in ("1", "true"):
+        alerts.subscribe(outbox)
     close_code: int | None = None
     try:
         # The sender and the receiver run side by side; whichever ends first ends both.
@@ -121,6 +125,7 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
         close_code = 1011
     finally:
         hub.detach(outbox)
+        alerts.unsubscribe(outbox)
         observability.sockets.dec()
     observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client") if close_code else "client").inc()
     if close_code is not None:
@@ -221,6 +226,15 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
             reply = _error("rate_limited", f"at most {per_minute} messages a minute")
         elif text is not None:
             reply = _reply(text, hub)
+            if reply.startswith('{"type":"subscribed"'):
+                # The acknowledgement goes first, then the alerts firing now, then every transition.
+                if not outbox.offer_reply(reply):
+                    return CLOSE_FLOODING
+                if '"alerts":true' in reply:
+                    websocket.state.alerts.subscribe(outbox)
+                else:
+                    websocket.state.alerts.unsubscribe(outbox)
+                continue
         else:
             reply = _error("invalid_message", "binary frames are not supported; send JSON text")
         if not outbox.offer_reply(reply):
@@ -240,4 +254,9 @@ def _reply(text: str, hub: SnapshotHub) -> str:
         return _PONG
     if kind == "history":
         return hub.history_frame()
-    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping or history")
+    if kind == "subscribe":
+        alerts = request.get("alerts")
+        if not isinstance(alerts, bool):
+            return _error("invalid_message", 'subscribe takes {"type": "subscribe", "alerts": true | false}')
+        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}"
+    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history or subscribe")

@@ -65,7 +65,8 @@ def test_history_is_at_most_20_snapshots_oldest_first_ending_with_the_current(cl
         ("not json", "invalid_json"),
         ("[1, 2]", "invalid_message"),
         ('{"kind": "ping"}', "invalid_message"),
-        ('{"type": "subscribe"}', "unknown_type"),
+        ('{"type": "unsubscribe"}', "unknown_type"),
+        ('{"type": "subscribe"}', "invalid_message"),
     ],
 )
 def test_invalid_messages_get_an_error_and_the_socket_stays_open(client: TestClient, sent: str, code: str) -> None:

@@ -57,3 +57,7 @@ class Backend(ABC):
     @abstractmethod
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         """Take or renew a lease held by `owner` for `ttl` seconds; False while another holds it."""
+
+    @abstractmethod
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Give up the lease if `owner` holds it, so that another instance may take it at once."""

@@ -21,6 +21,13 @@ if holder == ARGV[1] or not holder then
 end
 return 0
 """
+# Give the lease up only if we hold it.
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class RedisBackend(Backend):
@@ -30,6 +37,7 @@ class RedisBackend(Backend):
         self._url = url
         self._redis: aioredis.Redis | None = None
         self._lease: Any = None
+        self._release: Any = None
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -41,6 +49,7 @@ class RedisBackend(Backend):
             self._url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10, retry_on_timeout=False
         )
         self._lease = self._redis.register_script(_LEASE_SCRIPT)
+        self._release = self._redis.register_script(_RELEASE_SCRIPT)
 
     async def disconnect(self) -> None:
         if self._redis is not None:
@@ -100,5 +109,11 @@ class RedisBackend(Backend):
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         try:
             return bool(await self._lease(keys=[key], args=[owner, int(ttl * 1000)]))
+        except RedisError as exc:
+            raise BackendUnavailable(f"redis: {exc}") from exc
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        try:
+            await self._release(keys=[key], args=[owner])
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc

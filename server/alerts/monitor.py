@@ -1,0 +1,119 @@
+"""Alert evaluation on each computed snapshot: read the signals, step the rules, keep and push
+what changed. Runs only where snapshots are computed (the instance holding the lease).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.alerts.evaluate import AlertEvaluator, Transition, snapshot_values
+from server.alerts.feed import AlertFeed
+from server.alerts.rules import Rule
+from server.metrics import format_timestamp
+from server.storage import alerts as store
+from server.storage.models import AlertEvent
+
+log = logging.getLogger("server.alerts")
+
+_MILLISECOND = Decimal("0.001")
+
+
+class AlertMonitor:
+    def __init__(self, rules: tuple[Rule, ...], engine: AsyncEngine, feed: AlertFeed, zone: ZoneInfo) -> None:
+        self.rules = rules
+        self._engine = engine
+        self._feed = feed
+        self._zone = zone
+        self._evaluator = AlertEvaluator(rules)
+        self._metrics = {rule.metric for rule in rules}
+
+    async def start(self) -> None:
+        """Load the alerts firing now, so sockets that subscribe get them at once."""
+        firing = await store.open_firings(self._engine)
+        self._feed.prefill([alert_json(event, self._rule(event.rule)) for event in firing.values()])
+
+    async def check(self, data: dict[str, Any], compute_seconds: float, now: datetime) -> list[dict[str, Any]]:
+        """Evaluate every rule on one snapshot; returns the transitions it pushed."""
+        if not self.rules:
+            return []
+        values = snapshot_values(data, await self._signals(data, compute_seconds, now))
+        firing = await store.open_firings(self._engine)
+        pushed: list[dict[str, Any]] = []
+        for transition in self._evaluator.step(firing.keys(), values):
+            event = await self._record(transition, firing, now, int(data["snapshotId"]))
+            if event is None:
+                continue  # another instance recorded it first
+            alert = alert_json(event, transition.rule, state=transition.state, value=transition.value)
+            log.warning("alert %s: %s (%s)", transition.state, transition.rule.name, event.message)
+            await self._feed.publish(alert)
+            pushed.append(alert)
+        return pushed
+
+    async def _signals(self, data: dict[str, Any], compute_seconds: float, now: datetime) -> dict[str, Decimal | None]:
+        signals: dict[str, Decimal | None] = {
+            "computeSeconds": Decimal(compute_seconds).quantize(_MILLISECOND),
+        }
+        if not self._metrics & {"failedShareLastHour", "revenueTodayVsLastWeek"}:
+            return signals
+        async with self._engine.connect() as conn:
+            if "failedShareLastHour" in self._metrics:
+                signals["failedShareLastHour"] = await store.failed_share_last_hour(conn, now)
+            if "revenueTodayVsLastWeek" in self._metrics:
+                today = Decimal(data["revenue"]["today"])
+                signals["revenueTodayVsLastWeek"] = await store.revenue_today_vs_last_week(conn, now, self._zone, today)
+        return signals
+
+    async def _record(
+        self, transition: Transition, firing: dict[str, AlertEvent], now: datetime, snapshot_id: int
+    ) -> AlertEvent | None:
+        rule = transition.rule
+        if transition.state == "firing":
+            return await store.record_firing(
+                self._engine,
+                rule=rule.name,
+                severity=rule.severity,
+                message=rule.describe(transition.value),
+                value=transition.value,
+                threshold=rule.threshold,
+                at=now,
+                snapshot_id=snapshot_id,
+            )
+        return await store.record_resolution(self._engine, firing[rule.name].id, at=now, snapshot_id=snapshot_id)
+
+    async def listing(self, limit: int) -> dict[str, Any]:
+        """`GET /api/v1/alerts`: what fires now, the latest firings, and the rules."""
+        events = await store.recent_firings(self._engine, limit)
+        alerts = [alert_json(event, self._rule(event.rule)) for event in events]
+        return {
+            "firing": [alert for alert in alerts if alert["state"] == "firing"],
+            "recent": alerts,
+            "rules": [rule.to_json() for rule in self.rules],
+        }
+
+    def _rule(self, name: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.name == name), None)
+
+
+def alert_json(
+    event: AlertEvent, rule: Rule | None, *, state: str | None = None, value: Decimal | None = None
+) -> dict[str, Any]:
+    """One alert as the socket and the REST listing show it; `value` is the value at this transition."""
+    return {
+        "id": event.id,
+        "rule": event.rule,
+        "state": state or ("firing" if event.resolved_at is None else "resolved"),
+        "severity": event.severity,
+        "metric": rule.metric if rule is not None else None,
+        "message": event.message,
+        "value": value if value is not None else Decimal(event.value),
+        "threshold": Decimal(event.threshold),
+        "firedAt": format_timestamp(event.fired_at),
+        "resolvedAt": format_timestamp(event.resolved_at) if event.resolved_at is not None else None,
+        "snapshotId": event.resolved_snapshot_id if state == "resolved" else event.fired_snapshot_id,
+    }
