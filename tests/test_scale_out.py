@@ -1,0 +1,228 @@
+"""Three sidecars on one PostgreSQL and one Redis behind a load balancer: one computes, all push
+the same snapshots, the database is read once per interval, and when the computing one is killed
+another takes over within two intervals while its clients reconnect elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from websockets.asyncio.client import connect
+
+from server.client import ConnectionState, MetricsClient
+from server.storage.db import create_engine
+from tests.balancer import Balancer
+from tests.conftest import REDIS_URL, _reset_postgres
+from tests.faults import free_port
+
+ROOT = Path(__file__).parents[1]
+INTERVAL = 2.0
+
+
+@pytest.fixture
+def shared_database(services_problem: str | None, request: pytest.FixtureRequest) -> str:
+    if services_problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the scale-out test: {services_problem}")
+        pytest.skip(services_problem)
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_reset_postgres(url))
+    return url
+
+
+@dataclass
+class Instance:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def figure(self, sample: str) -> float:
+        for line in httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    @property
+    def leads(self) -> bool:
+        return self.figure("metrics_leader") == 1
+
+    @property
+    def computed(self) -> int:
+        return int(self.figure('metrics_snapshots_total{outcome="computed"}'))
+
+
+@dataclass
+class Watcher:
+    """One direct socket to one instance: every pushed frame, raw, with when it came."""
+
+    port: int
+    frames: list[tuple[float, int, str]] = field(default_factory=list)
+
+    async def run(self) -> None:
+        async with connect(f"ws://127.0.0.1:{self.port}/ws/metrics", compression=None) as ws:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message["type"] == "metrics":
+                    self.frames.append((time.monotonic(), message["data"]["snapshotId"], str(raw)))
+
+    def ids(self, after: float = 0.0) -> list[int]:
+        return [i for t, i, _ in self.frames if t >= after]
+
+
+def _start(url: str, prefix: str) -> Instance:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "METRICS_REDIS_PREFIX": prefix,
+        "METRICS_INTERVAL": str(INTERVAL),
+        "PORT": str(port),
+        "METRICS_REQUESTS_PER_SECOND": "10000",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    return Instance(port, process)
+
+
+async def _until(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.1)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+async def _logged_ids(url: str, first: int, last: int) -> list[int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = text("SELECT snapshot_id FROM snapshot_log WHERE snapshot_id BETWEEN :a AND :b ORDER BY 1")
+            return list((await conn.execute(query, {"a": first, "b": last})).scalars())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def cluster(shared_database: str) -> AsyncIterator[tuple[list[Instance], Balancer]]:
+    prefix = f"test-scale-{uuid.uuid4().hex[:8]}:"
+    instances = [_start(shared_database, prefix) for _ in range(3)]
+    balancer = Balancer([instance.port for instance in instances])
+    await balancer.start()
+    try:
+        for instance in instances:
+            await _until(lambda i=instance: _healthy(i.port), 60, f"the instance on {instance.port} is healthy")
+        yield instances, balancer
+    finally:
+        await balancer.stop()
+        for instance in instances:
+            if instance.process.poll() is None:
+                instance.process.terminate()
+        for instance in instances:
+            instance.process.wait(timeout=30)
+
+
+async def test_three_instances_one_computation_same_snapshots_and_failover(
+    cluster: tuple[list[Instance], Balancer], shared_database: str
+) -> None:
+    instances, balancer = cluster
+    watchers = [Watcher(instance.port) for instance in instances]
+    reconnects: list[tuple[float, int]] = []  # (when a balanced client came back, newest id then)
+    firsts: list[tuple[float, int]] = []  # (when, id) of the first snapshot after each connect
+    tasks = [asyncio.create_task(w.run()) for w in watchers]
+
+    async def balanced_client(name: int) -> None:
+        fresh = True
+
+        def on_state(state: ConnectionState) -> None:
+            nonlocal fresh
+            if state.status == "live":
+                fresh = True
+                newest = max((i for w in watchers for i in w.ids()), default=0)
+                reconnects.append((time.monotonic(), newest))
+
+        client = MetricsClient(
+            f"ws://127.0.0.1:{balancer.port}/ws/metrics", backoff=(0.2, 0.5, 1, 1, 1), on_state=on_state
+        )
+        async for snapshot in client.snapshots():
+            if fresh:
+                firsts.append((time.monotonic(), snapshot["snapshotId"]))
+                fresh = False
+
+    tasks += [asyncio.create_task(balanced_client(n)) for n in range(6)]
+    try:
+        # Steady state: exactly one instance computes; every instance pushes the same bytes.
+        await asyncio.sleep(4 * INTERVAL)
+        [leader] = [i for i in instances if await asyncio.to_thread(lambda i=i: i.leads)]
+        computed_before = sum([await asyncio.to_thread(lambda i=i: i.computed) for i in instances])
+        window_start = time.monotonic()
+        event = {"type": "transaction", "id": "t-1", "userId": "u-1", "amount": "12.34", "status": "completed"}
+        follower = next(i for i in instances if i is not leader)
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"http://127.0.0.1:{follower.port}/api/v1/events", json=event)
+        assert response.status_code == 200
+        await asyncio.sleep(4 * INTERVAL)
+        computed_after = sum([await asyncio.to_thread(lambda i=i: i.computed) for i in instances])
+
+        seen = [w.ids(window_start) for w in watchers]
+        common = sorted(set(seen[0]) & set(seen[1]) & set(seen[2]))
+        assert len(common) >= 3, seen
+        assert common == list(range(common[0], common[-1] + 1)), "pushes skip or repeat ids"
+        for snapshot_id in common:
+            frames = {raw for w in watchers for _, i, raw in w.frames if i == snapshot_id}
+            assert len(frames) == 1, f"instances pushed different bytes for snapshot {snapshot_id}"
+        last_frame = next(raw for _, i, raw in watchers[0].frames if i == common[-1])
+        assert json.loads(last_frame)["data"]["revenue"]["total"] == 12.34  # ingested on a follower
+        # One computation per snapshot, whatever the number of instances: the log has one row
+        # per id, and the instances together computed exactly as many snapshots as were pushed.
+        computed = computed_after - computed_before
+        assert await _logged_ids(shared_database, common[0], common[-1]) == common
+        newest = max(i for w in watchers for i in w.ids())
+        assert computed == newest - max(i for w in watchers for t, i, _ in w.frames if t < window_start)
+        assert [i.computed for i in instances if i is not leader] == [0, 0]
+
+        # Kill the computing instance.
+        survivors = [w for w, i in zip(watchers, instances, strict=True) if i is not leader]
+        last_before = max(i for w in survivors for i in w.ids())
+        killed_at = time.monotonic()
+        leader.process.send_signal(signal.SIGKILL)
+        leader.process.wait(timeout=10)
+        await asyncio.sleep(4 * INTERVAL)
+
+        first_new = min(t for w in survivors for t, i, _ in w.frames if i > last_before)
+        assert first_new - killed_at <= 2 * INTERVAL + 0.5, f"takeover after {first_new - killed_at:.2f} s"
+        for watcher in survivors:
+            after = [i for i in watcher.ids() if i >= last_before]
+            assert after == list(range(last_before, last_before + len(after))), after
+        [new_leader] = [i for i in instances if i is not leader and await asyncio.to_thread(lambda i=i: i.leads)]
+        assert new_leader.computed > 0
+
+        # The dead instance's two clients came back through the balancer, to the others, and each
+        # got the current snapshot at once (not an older one).
+        late = [(t, newest) for t, newest in reconnects if t > killed_at]
+        assert len(late) == 2, reconnects
+        for when, newest_then in late:
+            first_id = next(i for t, i in firsts if t >= when)
+            assert first_id >= newest_then
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
