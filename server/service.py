@@ -31,7 +31,8 @@ from server.settings import Settings
 from server.snapshot import Snapshot
 from server.storage.db import write_connection
 from server.storage.ingest import IngestResult, store_events
-from server.storage.queries import last_snapshot_id, log_snapshot, read_metric_inputs, recent_payloads
+from server.storage.queries import last_snapshot_id, log_snapshot, recent_payloads
+from server.storage.snapshot_inputs import read_snapshot_inputs
 
 log = logging.getLogger("server.service")
 
@@ -115,26 +116,27 @@ class MetricsService:
     async def run(self) -> None:
         """Compute a snapshot every interval on the instance holding the lease, until `stop()`.
 
-        The others try for the lease four times an interval, so that one takes over within
-        two intervals of the leader's last snapshot when it dies.
+        The lease lasts 1.5 intervals. The leader renews it twice an interval, so a busy moment
+        does not cost it the lease; the others try for it four times an interval, so that one
+        takes over within two intervals when the leader dies.
         """
         interval = self.settings.interval
         next_tick = time.monotonic() + interval
         while not self._stopping.is_set():
-            wake = next_tick if self.leading else min(next_tick, time.monotonic() + interval / 4)
+            step = interval / 2 if self.leading else interval / 4
+            wake = min(next_tick, time.monotonic() + step)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, wake - time.monotonic()))
             if self._stopping.is_set():
                 return
-            if time.monotonic() >= next_tick:
+            due = time.monotonic() >= next_tick
+            if due:
                 next_tick += interval
                 if next_tick < time.monotonic():  # a slow computation: skip the ticks it overran
                     next_tick = time.monotonic() + interval
-            elif self.leading:
-                continue
             try:
                 was_leading = self.leading
-                if await self._leads():
+                if await self._leads() and (due or not was_leading):
                     if not was_leading:
                         log.info("this instance now computes the snapshots")
                         next_tick = time.monotonic() + interval
@@ -211,7 +213,7 @@ class MetricsService:
         # front: a read transaction that later writes fails at once ("database is locked") when
         # an ingest commits in between, whatever the busy timeout.
         async with self.engine.begin() as conn:
-            inputs = await read_metric_inputs(conn, periods, now)
+            inputs = await read_snapshot_inputs(conn, periods, now, self.settings.zone)
         data = compute_snapshot(inputs, now, snapshot_id)
         conn = await write_connection(self.engine)
         try:

@@ -197,7 +197,6 @@ async def test_three_instances_one_computation_same_snapshots_and_failover(
         assert await _logged_ids(shared_database, common[0], common[-1]) == common
         newest = max(i for w in watchers for i in w.ids())
         assert computed == newest - max(i for w in watchers for t, i, _ in w.frames if t < window_start)
-        assert [i.computed for i in instances if i is not leader] == [0, 0]
 
         # Kill the computing instance.
         survivors = [w for w, i in zip(watchers, instances, strict=True) if i is not leader]
