@@ -1,0 +1,272 @@
+"""A snapshot's inputs at a cost that does not grow with history (tables of migration 0006).
+
+The numbers are exactly those of the plain aggregates (`queries.read_metric_inputs`, kept as the
+reference), read from what the triggers keep instead of from all the rows:
+- totals (transactions by status, revenue, views): the few rows of `snapshot_totals`;
+- revenue today / this week / this month: the 15-minute sales rollup for the whole quarters of
+  each period, and raw completed transactions for the edges that do not line up (the current
+  quarter up to `now`, and a period start off the quarter grid, which no zone in use has);
+- `activeUsers.current`: the raw moments of the last 5 minutes, on covering indexes;
+- `activeUsers.today` on PostgreSQL: the users counted for the local day in `active_day_counts`,
+  less those whose moments today are all still ahead of `now`; on SQLite, or for a day the
+  day tables do not cover, the plain distinct count;
+- `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, and_, bindparam, case, column, func, literal, or_, select, table, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, period_starts
+from server.storage.models import SnapshotLog, Transaction
+from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
+from server.storage.rollups import QUARTER, ceil_to, floor_to
+from server.storage.types import UtcDateTime
+
+# Must match migration 0006: the day tables' writers take it shared, a rebuild exclusive.
+ACTIVE_DAYS_LOCK = 7_306_152_012
+_FOLD_LOCK = 7_306_152_013  # one folder of delta rows at a time
+_FOLD_AT = 64  # delta rows kept before they are folded into one
+_PRUNE_CHUNK = 5000  # old day rows deleted per snapshot (a day's worth goes in the background)
+
+_TOTALS = text(
+    "SELECT coalesce(sum(pending), 0), coalesce(sum(completed), 0), coalesce(sum(failed), 0),"
+    " coalesce(sum(revenue_cents), 0), coalesce(sum(views), 0), count(*) FROM snapshot_totals"
+)
+_FOLD_TOTALS = text(
+    "WITH gone AS (DELETE FROM snapshot_totals RETURNING *)"
+    " INSERT INTO snapshot_totals (pending, completed, failed, revenue_cents, views)"
+    " SELECT coalesce(sum(pending), 0), coalesce(sum(completed), 0), coalesce(sum(failed), 0),"
+    " coalesce(sum(revenue_cents), 0), coalesce(sum(views), 0) FROM gone"
+)
+
+
+async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
+    """The same `MetricInputs` as `read_metric_inputs(conn, periods, now)`, without reading history.
+
+    On PostgreSQL it may also fold delta rows and prune old day rows: run it in a transaction
+    that commits (as the snapshot loop does); rolled back, it is still exact.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    pending, completed, failed, revenue_total, views, delta_rows = (await conn.execute(_TOTALS)).one()
+    today, week, month = await _period_revenue(conn, periods, now)
+    current, peak = (
+        await conn.execute(
+            select(
+                _active_users(now - ACTIVE_WINDOW, now, exclusive_start=True),
+                select(func.coalesce(func.max(SnapshotLog.active_current), 0))
+                .where(SnapshotLog.computed_at > now - PEAK_WINDOW)
+                .scalar_subquery(),
+            )
+        )
+    ).one()
+    active_today = await _active_today(conn, periods, now, zone) if postgres else None
+    if active_today is None:
+        active_today = (
+            await conn.execute(select(_active_users(periods.day_start, now, exclusive_start=False)))
+        ).scalar_one()
+    if postgres and delta_rows > _FOLD_AT:
+        await _fold(conn, _FOLD_TOTALS)
+    return MetricInputs(
+        revenue_total_cents=int(revenue_total),
+        revenue_today_cents=today,
+        revenue_week_cents=week,
+        revenue_month_cents=month,
+        active_current=current,
+        active_today=active_today,
+        pending=int(pending),
+        completed=int(completed),
+        failed=int(failed),
+        total_views=int(views),
+        peak_seen_24h=peak,
+    )
+
+
+# -- revenue of the periods ------------------------------------------------------------------
+
+_SALES = table("rollup_sales_15m", column("bucket", UtcDateTime()), column("revenue_cents"))
+_Range = tuple[datetime, datetime | None]  # [lo, hi), or [lo, now] when hi is None
+
+
+async def _period_revenue(conn: AsyncConnection, periods: Periods, now: datetime) -> tuple[int, int, int]:
+    """Completed revenue in cents of `[start, now]` for the day, week and month starts."""
+    cut = floor_to(now, QUARTER)
+    whole: list[datetime | None] = []  # each period's first whole quarter, read from the rollup
+    edges: list[list[_Range]] = []  # each period's raw ranges
+    for start in (periods.day_start, periods.week_start, periods.month_start):
+        first = ceil_to(start, QUARTER)
+        if first < cut:
+            whole.append(first)
+            edges.append([r for r in ((start, first), (cut, None)) if r[1] is None or r[0] < r[1]])
+        else:
+            whole.append(None)
+            edges.append([(start, None)])
+    cents = [0, 0, 0]
+    firsts = [first for first in whole if first is not None]
+    if firsts:
+        bucket = _SALES.c.bucket
+        sums = [
+            literal(0) if first is None else func.coalesce(func.sum(case((bucket >= first, _SALES.c.revenue_cents))), 0)
+            for first in whole
+        ]
+        row = (await conn.execute(select(*sums).where(bucket >= min(firsts), bucket < cut))).one()
+        cents = [int(value) for value in row]
+    row = (
+        await conn.execute(
+            select(*[_cents_sum(conn, case((_within(ranges, now), Transaction.amount))) for ranges in edges]).where(
+                Transaction.status == "completed",
+                _completed_time >= min(lo for ranges in edges for lo, _ in ranges),
+                _completed_time <= now,
+            )
+        )
+    ).one()
+    return cents[0] + _to_cents(row[0]), cents[1] + _to_cents(row[1]), cents[2] + _to_cents(row[2])
+
+
+def _within(ranges: list[_Range], now: datetime) -> Any:
+    return or_(
+        *[
+            and_(_completed_time >= lo, _completed_time <= now if hi is None else _completed_time < hi)
+            for lo, hi in ranges
+        ]
+    )
+
+
+# -- active users today ----------------------------------------------------------------------
+
+
+async def _active_today(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> int | None:
+    """Distinct users active in `[day_start, now]` from the day tables, or None to count plainly."""
+    name = getattr(zone, "key", None)
+    if name is None or not _dates_run_forward(zone, periods.day_start):
+        return None
+    today = now.astimezone(zone).date()
+    config = (await conn.execute(text("SELECT zone, since_day FROM active_days_config LIMIT 1"))).first()
+    if config is None:
+        return None
+    stored_zone, since = config
+    if stored_zone != name:
+        if not await _rebuild(conn, name, today - timedelta(days=1)):
+            return None
+        since = today - timedelta(days=1)
+    elif since < today - timedelta(days=1):
+        since = today - timedelta(days=1)
+        await conn.execute(text("UPDATE active_days_config SET since_day = :s"), {"s": since})
+    if today < since:
+        return None  # a `now` before the days kept (a clock set back): the plain count
+    await _prune(conn, since)
+    tomorrow_start = period_starts(periods.day_start + timedelta(hours=36), zone).day_start
+    counted = (
+        await conn.execute(
+            _TODAY, {"today": today, "now": now, "until": tomorrow_start + timedelta(hours=3), "zone": name}
+        )
+    ).one()
+    users, rows = counted
+    if rows > _FOLD_AT:
+        await _fold(conn, _FOLD_DAY, today=today)
+    return int(users)
+
+
+def _ahead(column: str, table: str, extra: str = "") -> str:
+    return (
+        f"SELECT user_id FROM {table} WHERE {column} > :now AND {column} < :until"
+        f" AND ({column} AT TIME ZONE :zone)::date = :today{extra}"
+    )
+
+
+# Users counted for today, less those whose every moment today is after `now` (one snapshot).
+_TODAY = text(
+    "SELECT (SELECT coalesce(sum(users), 0) FROM active_day_counts WHERE day = :today)"
+    " - (SELECT count(*) FROM (SELECT user_id, count(*) AS ahead FROM ("
+    + " UNION ALL ".join(
+        [
+            _ahead("at", "user_activity"),
+            _ahead("viewed_at", "content_views", " AND user_id IS NOT NULL"),
+            _ahead("created_at", "transactions"),
+            _ahead("completed_at", "transactions"),
+            _ahead("status_changed_at", "transactions"),
+        ]
+    )
+    + ") m GROUP BY user_id) f JOIN active_user_days a ON a.day = :today AND a.user_id = f.user_id"
+    " WHERE a.n = f.ahead),"
+    " (SELECT count(*) FROM active_day_counts WHERE day = :today)"
+).bindparams(
+    bindparam("today", type_=Date()), bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
+)
+
+_FOLD_DAY = text(
+    "WITH gone AS (DELETE FROM active_day_counts WHERE day = :today RETURNING users)"
+    " INSERT INTO active_day_counts (day, users) SELECT :today, coalesce(sum(users), 0) FROM gone"
+).bindparams(bindparam("today", type_=Date()))
+
+
+async def _fold(conn: AsyncConnection, statement: Any, **params: Any) -> None:
+    """Replace delta rows by their sum: one folder at a time, never during a day-table rebuild.
+
+    Losing the fold in a crash loses nothing (it is all or nothing), so its commit needs no flush.
+    """
+    await conn.execute(text(f"SELECT pg_advisory_xact_lock_shared({ACTIVE_DAYS_LOCK})"))
+    await conn.execute(text(f"SELECT pg_advisory_xact_lock({_FOLD_LOCK})"))
+    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    await conn.execute(statement, params)
+
+
+async def _prune(conn: AsyncConnection, since: date) -> None:
+    await conn.execute(
+        text(
+            "DELETE FROM active_user_days WHERE (day, user_id) IN"
+            f" (SELECT day, user_id FROM active_user_days WHERE day < :s LIMIT {_PRUNE_CHUNK})"
+        ),
+        {"s": since},
+    )
+    await conn.execute(text("DELETE FROM active_day_counts WHERE day < :s"), {"s": since})
+
+
+async def _rebuild(conn: AsyncConnection, zone: str, since: date) -> bool:
+    """Key the day tables by `zone` from `since` on (once, when the sidecar's zone changes)."""
+    known = (
+        await conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :z)"), {"z": zone})
+    ).scalar_one()
+    if not known:
+        return False
+    await conn.execute(text(f"SELECT pg_advisory_xact_lock({ACTIVE_DAYS_LOCK})"))
+    await conn.execute(text("UPDATE active_days_config SET zone = :z, since_day = :s"), {"z": zone, "s": since})
+    await conn.execute(text("SELECT active_days_rebuild()"))
+    return True
+
+
+@lru_cache(maxsize=64)
+def _dates_run_forward(zone: ZoneInfo, day_start: datetime) -> bool:
+    """False when, around this local day, clocks set back across a midnight (the local date of
+    an instant then goes back, and a day is no longer one stretch of time): count plainly."""
+    step = timedelta(minutes=15)
+    moment = day_start - timedelta(days=1)
+    end = day_start + timedelta(days=3)
+    offset = moment.astimezone(zone).utcoffset()
+    while moment < end:
+        following = moment + step
+        next_offset = following.astimezone(zone).utcoffset()
+        if next_offset is not None and offset is not None and next_offset < offset:
+            lo, hi = moment, following  # the change is in (lo, hi]
+            while hi - lo > timedelta(seconds=1):
+                middle = lo + (hi - lo) / 2
+                if middle.astimezone(zone).utcoffset() == offset:
+                    lo = middle
+                else:
+                    hi = middle
+            if hi.astimezone(zone).date() < lo.astimezone(zone).date():
+                return False
+        moment, offset = following, next_offset
+    return True
+
+
+async def rebuild_active_days(conn: AsyncConnection, zone: str, since: date) -> None:
+    """Key PostgreSQL's day tables by `zone`, covering the days from `since` on."""
+    if not await _rebuild(conn, zone, since):
+        raise ValueError(f"PostgreSQL does not know the time zone {zone!r}")
