@@ -4,7 +4,8 @@
         print(snapshot["revenue"]["today"])
 
 It reconnects by itself with the dashboard's backoff (1, 2, 4, 8, 16 s) and gives up after five
-failed attempts in a row (`GaveUp`). `python -m server.client tail` prints snapshots as JSON lines.
+failed attempts in a row (`GaveUp`); a refused token ends it at once (`Refused`).
+`python -m server.client tail` prints snapshots as JSON lines, `... alerts` alert transitions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ Status = Literal["connecting", "live", "retrying", "gave_up"]
 
 class GaveUp(Exception):
     """Every reconnection attempt of the backoff failed; call again to start over."""
+
+
+class Refused(GaveUp):
+    """The sidecar refused the credentials (HTTP 401 / 403): retrying would not help."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,11 @@ class MetricsClient:
         self._on_state = on_state or (lambda state: None)
         self._sleep = sleep
 
-    async def messages(self, *, history: bool = True) -> AsyncIterator[dict[str, Any]]:
+    async def messages(self, *, history: bool = True, alerts: bool = False) -> AsyncIterator[dict[str, Any]]:
         """Every message, across reconnections; after each connect the first is `history`.
+
+        With `alerts`, the socket also asks for alert transitions (`{"type": "alert", ...}`);
+        the alerts firing at that moment come first.
 
         A message that is not JSON, or has no type, is yielded as `{"type": "invalid", "error": ...}`
         so that the caller can say so instead of failing.
@@ -73,9 +81,16 @@ class MetricsClient:
                     self._on_state(ConnectionState("live"))
                     if history:
                         await ws.send('{"type":"history"}')
+                    if alerts:
+                        await ws.send('{"type":"subscribe","alerts":true}')
                     async for message in self._receive(ws):
                         yield message
                 error = "the connection was closed"
+            except (websockets.InvalidStatus, websockets.ConnectionClosed) as exc:
+                if _refusal(exc):
+                    self._on_state(ConnectionState("gave_up", failures, _describe(exc)))
+                    raise Refused(_describe(exc)) from exc
+                error = _describe(exc)
             except (OSError, TimeoutError, websockets.WebSocketException) as exc:
                 error = _describe(exc)
             failures += 1
@@ -90,6 +105,16 @@ class MetricsClient:
         """The `data` of every pushed snapshot, across reconnections."""
         async for message in self.messages(history=False):
             if message.get("type") == "metrics":
+                yield message["data"]
+
+    async def alerts(self) -> AsyncIterator[dict[str, Any]]:
+        """The `data` of every alert transition (firing or resolved), across reconnections.
+
+        After each (re)connect the alerts firing at that moment come first, so a transition
+        missed while disconnected is not lost: what fires is always known.
+        """
+        async for message in self.messages(history=False, alerts=True):
+            if message.get("type") == "alert":
                 yield message["data"]
 
     def _connect(self) -> websockets.asyncio.client.connect:
@@ -120,15 +145,31 @@ class MetricsClient:
             yield message
 
 
+def _refusal(exc: BaseException) -> bool:
+    """True for the sidecar refusing credentials: HTTP 401/403, or a close with 4401/4403."""
+    if isinstance(exc, websockets.InvalidStatus):
+        return exc.response.status_code in (401, 403)
+    if isinstance(exc, websockets.ConnectionClosed):
+        return exc.rcvd is not None and exc.rcvd.code in (4401, 4403)
+    return False
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, websockets.ConnectionClosed):
+        if _refusal(exc):
+            return f"the sidecar refused the token (close {exc.rcvd.code}); pass --token or set METRICS_TOKEN"  # type: ignore[union-attr]
         return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+    if isinstance(exc, websockets.InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return f"the sidecar refused the token (HTTP {status}); pass --token or set METRICS_TOKEN"
+        return f"the sidecar answered HTTP {status} instead of a WebSocket"
     return str(exc) or type(exc).__name__
 
 
-async def _tail(url: str, token: str | None) -> int:
+async def _print_lines(url: str, token: str | None, what: str) -> int:
     def report(state: ConnectionState) -> None:
         if state.status == "retrying":
             print(f"disconnected: {state.error}; retrying in {state.retry_in:g} s", file=sys.stderr)
@@ -136,9 +177,13 @@ async def _tail(url: str, token: str | None) -> int:
             print(f"connected to {url}", file=sys.stderr)
 
     client = MetricsClient(url, token=token, on_state=report)
+    items = client.alerts() if what == "alerts" else client.snapshots()
     try:
-        async for snapshot in client.snapshots():
-            print(json.dumps(snapshot, separators=(",", ":")), flush=True)
+        async for item in items:
+            print(json.dumps(item, separators=(",", ":")), flush=True)
+    except Refused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     except GaveUp as exc:
         print(f"giving up after {len(client.backoff)} attempts: {exc}", file=sys.stderr)
         return 1
@@ -150,16 +195,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m server.client",
-        description="Subscribe to the sidecar's live metrics.",
+        description="Subscribe to the sidecar's live metrics; one JSON object per line on stdout, "
+        "connection news on stderr.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    tail = commands.add_parser("tail", help="print every snapshot as one JSON line on stdout")
-    tail.add_argument("--url", help="WebSocket URL (default: METRICS_WS_URL, else ws://localhost:3000/ws/metrics)")
-    tail.add_argument("--token", help="API token, sent as a Bearer header")
+    for name, summary in (
+        ("tail", "print every snapshot as one JSON line"),
+        ("alerts", "print every alert transition (firing, resolved) as one JSON line; those firing now first"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument(
+            "--url", help="WebSocket URL (default: METRICS_WS_URL, else ws://localhost:3000/ws/metrics)"
+        )
+        command.add_argument("--token", help="API token with the read scope (default: METRICS_TOKEN)")
     args = parser.parse_args(argv)
-    url = args.url or Settings.from_env().ws_url
+    settings = Settings.from_env()
     try:
-        return asyncio.run(_tail(url, args.token))
+        return asyncio.run(_print_lines(args.url or settings.ws_url, args.token or settings.client_token, args.command))
     except KeyboardInterrupt:
         return 130
 

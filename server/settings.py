@@ -44,6 +44,8 @@ class Settings:
     sockets_per_address: int = 100
     # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
     dashboard_token: str | None = field(default=None, repr=False)
+    # The token `python -m server.client` presents (METRICS_TOKEN).
+    client_token: str | None = field(default=None, repr=False)
     # Alert rules (METRICS_ALERTS_FILE, TOML); without a file, the spec's monitoring list.
     alert_rules: tuple[Rule, ...] = DEFAULT_RULES
     # Not environment variables: limits and timings that tests shorten.
@@ -132,6 +134,7 @@ class Settings:
                     raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
                 kwargs[key] = int(raw)
         kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
+        kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
             kwargs["alert_rules"] = load_rules(alerts_file)
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
