@@ -35,10 +35,10 @@ _FOLD_LOCK = 7_306_152_013  # one folder of delta rows at a time
 _FOLD_AT = 64  # delta rows kept before they are folded into one
 _PRUNE_CHUNK = 5000  # old day rows deleted per snapshot (a day's worth goes in the background)
 
-_TOTALS = text(
-    "SELECT coalesce(sum(pending), 0), coalesce(sum(completed), 0), coalesce(sum(failed), 0),"
-    " coalesce(sum(revenue_cents), 0), coalesce(sum(views), 0), count(*) FROM snapshot_totals"
+_TOTALS = table(
+    "snapshot_totals", *(column(name) for name in ("pending", "completed", "failed", "revenue_cents", "views"))
 )
+_CONFIG = table("active_days_config", column("zone"), column("since_day", Date()))
 _FOLD_TOTALS = text(
     "WITH gone AS (DELETE FROM snapshot_totals RETURNING *)"
     " INSERT INTO snapshot_totals (pending, completed, failed, revenue_cents, views)"
@@ -47,32 +47,42 @@ _FOLD_TOTALS = text(
 )
 
 
+def _scalar(expression: Any, *where: Any, source: Any = None) -> Any:
+    query = select(expression)
+    if source is not None:
+        query = query.select_from(source)
+    return query.where(*where).scalar_subquery()
+
+
 async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
     """The same `MetricInputs` as `read_metric_inputs(conn, periods, now)`, without reading history.
 
-    On PostgreSQL it may also fold delta rows and prune old day rows: run it in a transaction
-    that commits (as the snapshot loop does); rolled back, it is still exact.
+    One statement reads everything but PostgreSQL's count for today, which takes a second. On
+    PostgreSQL it may also fold delta rows and prune old day rows: run it in a transaction that
+    commits (as the snapshot loop does); rolled back, it is still exact.
     """
     postgres = conn.dialect.name == "postgresql"
-    pending, completed, failed, revenue_total, views, delta_rows = (await conn.execute(_TOTALS)).one()
-    today, week, month = await _period_revenue(conn, periods, now)
-    current, peak = (
-        await conn.execute(
-            select(
-                _active_users(now - ACTIVE_WINDOW, now, exclusive_start=True),
-                select(func.coalesce(func.max(SnapshotLog.active_current), 0))
-                .where(SnapshotLog.computed_at > now - PEAK_WINDOW)
-                .scalar_subquery(),
-            )
-        )
-    ).one()
-    active_today = await _active_today(conn, periods, now, zone) if postgres else None
+    columns = [_scalar(func.coalesce(func.sum(c), 0), source=_TOTALS) for c in _TOTALS.c]
+    columns.append(_scalar(func.count(), source=_TOTALS))
+    columns.extend(_period_revenue(conn, periods, now))
+    columns.append(_active_users(now - ACTIVE_WINDOW, now, exclusive_start=True))
+    columns.append(
+        _scalar(func.coalesce(func.max(SnapshotLog.active_current), 0), SnapshotLog.computed_at > now - PEAK_WINDOW)
+    )
+    if postgres:
+        columns.extend([_scalar(_CONFIG.c.zone, source=_CONFIG), _scalar(_CONFIG.c.since_day, source=_CONFIG)])
+    row = (await conn.execute(select(*columns))).one()
+    pending, completed, failed, revenue_total, views, delta_rows = row[:6]
+    rollup_cents, raw_cents = row[6:9], row[9:12]
+    current, peak = row[12:14]
+    active_today = await _active_today(conn, periods, now, zone, row[14], row[15]) if postgres else None
     if active_today is None:
         active_today = (
             await conn.execute(select(_active_users(periods.day_start, now, exclusive_start=False)))
         ).scalar_one()
     if postgres and delta_rows > _FOLD_AT:
         await _fold(conn, _FOLD_TOTALS)
+    today, week, month = (int(rollup) + _to_cents(raw) for rollup, raw in zip(rollup_cents, raw_cents, strict=True))
     return MetricInputs(
         revenue_total_cents=int(revenue_total),
         revenue_today_cents=today,
@@ -94,8 +104,9 @@ _SALES = table("rollup_sales_15m", column("bucket", UtcDateTime()), column("reve
 _Range = tuple[datetime, datetime | None]  # [lo, hi), or [lo, now] when hi is None
 
 
-async def _period_revenue(conn: AsyncConnection, periods: Periods, now: datetime) -> tuple[int, int, int]:
-    """Completed revenue in cents of `[start, now]` for the day, week and month starts."""
+def _period_revenue(conn: AsyncConnection, periods: Periods, now: datetime) -> list[Any]:
+    """Completed revenue in cents of `[start, now]` for the day, week and month starts: three
+    sums of rollup quarters, then three sums of raw edges."""
     cut = floor_to(now, QUARTER)
     whole: list[datetime | None] = []  # each period's first whole quarter, read from the rollup
     edges: list[list[_Range]] = []  # each period's raw ranges
@@ -107,26 +118,24 @@ async def _period_revenue(conn: AsyncConnection, periods: Periods, now: datetime
         else:
             whole.append(None)
             edges.append([(start, None)])
-    cents = [0, 0, 0]
-    firsts = [first for first in whole if first is not None]
-    if firsts:
-        bucket = _SALES.c.bucket
-        sums = [
-            literal(0) if first is None else func.coalesce(func.sum(case((bucket >= first, _SALES.c.revenue_cents))), 0)
-            for first in whole
-        ]
-        row = (await conn.execute(select(*sums).where(bucket >= min(firsts), bucket < cut))).one()
-        cents = [int(value) for value in row]
-    row = (
-        await conn.execute(
-            select(*[_cents_sum(conn, case((_within(ranges, now), Transaction.amount))) for ranges in edges]).where(
-                Transaction.status == "completed",
-                _completed_time >= min(lo for ranges in edges for lo, _ in ranges),
-                _completed_time <= now,
-            )
+    bucket = _SALES.c.bucket
+    rollup = [
+        literal(0)
+        if first is None
+        else _scalar(func.coalesce(func.sum(_SALES.c.revenue_cents), 0), bucket >= first, bucket < cut)
+        for first in whole
+    ]
+    lowest = min(lo for ranges in edges for lo, _ in ranges)
+    raw = [
+        _scalar(
+            _cents_sum(conn, case((_within(ranges, now), Transaction.amount))),
+            Transaction.status == "completed",
+            _completed_time >= lowest,
+            _completed_time <= now,
         )
-    ).one()
-    return cents[0] + _to_cents(row[0]), cents[1] + _to_cents(row[1]), cents[2] + _to_cents(row[2])
+        for ranges in edges
+    ]
+    return rollup + raw
 
 
 def _within(ranges: list[_Range], now: datetime) -> Any:
@@ -141,16 +150,16 @@ def _within(ranges: list[_Range], now: datetime) -> Any:
 # -- active users today ----------------------------------------------------------------------
 
 
-async def _active_today(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> int | None:
+async def _active_today(
+    conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo, stored_zone: str | None, since: date | None
+) -> int | None:
     """Distinct users active in `[day_start, now]` from the day tables, or None to count plainly."""
     name = getattr(zone, "key", None)
     if name is None or not _dates_run_forward(zone, periods.day_start):
         return None
     today = now.astimezone(zone).date()
-    config = (await conn.execute(text("SELECT zone, since_day FROM active_days_config LIMIT 1"))).first()
-    if config is None:
+    if stored_zone is None or since is None:
         return None
-    stored_zone, since = config
     if stored_zone != name:
         if not await _rebuild(conn, name, today - timedelta(days=1)):
             return None
@@ -160,14 +169,16 @@ async def _active_today(conn: AsyncConnection, periods: Periods, now: datetime, 
         await conn.execute(text("UPDATE active_days_config SET since_day = :s"), {"s": since})
     if today < since:
         return None  # a `now` before the days kept (a clock set back): the plain count
-    await _prune(conn, since)
     tomorrow_start = period_starts(periods.day_start + timedelta(hours=36), zone).day_start
     counted = (
         await conn.execute(
-            _TODAY, {"today": today, "now": now, "until": tomorrow_start + timedelta(hours=3), "zone": name}
+            _TODAY,
+            {"today": today, "now": now, "until": tomorrow_start + timedelta(hours=3), "zone": name, "since": since},
         )
     ).one()
-    users, rows = counted
+    users, rows, stale_rows = counted
+    if stale_rows:
+        await _prune(conn, since)
     if rows > _FOLD_AT:
         await _fold(conn, _FOLD_DAY, today=today)
     return int(users)
@@ -195,9 +206,14 @@ _TODAY = text(
     )
     + ") m GROUP BY user_id) f JOIN active_user_days a ON a.day = :today AND a.user_id = f.user_id"
     " WHERE a.n = f.ahead),"
-    " (SELECT count(*) FROM active_day_counts WHERE day = :today)"
+    " (SELECT count(*) FROM active_day_counts WHERE day = :today),"
+    " EXISTS (SELECT 1 FROM active_user_days WHERE day < :since)"
+    " OR EXISTS (SELECT 1 FROM active_day_counts WHERE day < :since)"
 ).bindparams(
-    bindparam("today", type_=Date()), bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
+    bindparam("today", type_=Date()),
+    bindparam("since", type_=Date()),
+    bindparam("now", type_=UtcDateTime()),
+    bindparam("until", type_=UtcDateTime()),
 )
 
 _FOLD_DAY = text(

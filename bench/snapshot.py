@@ -1,0 +1,104 @@
+"""Snapshot cost at size: the product's snapshot read vs the plain aggregates, in one run, on PostgreSQL.
+
+    .venv/bin/python -m bench.snapshot            # 1 M transactions, 3 M views, 2 M activity rows
+    .venv/bin/python -m bench.snapshot --full     # 10 M / 30 M / 20 M (the issue's size)
+
+It builds (or reuses) its data set next to BENCH_DATABASE_URL's (default
+postgresql://postgres@127.0.0.1:5432/test; see `bench.snapshot_data`), adds ten minutes of live
+traffic with plain SQL, then, for one `now`, times:
+  - the product's read (`read_snapshot_inputs`, what the snapshot loop runs), wall time and this
+    process's CPU time per snapshot;
+  - the whole computation through `MetricsService.refresh()` (read, compute, log, publish);
+  - the plain aggregates (`read_metric_inputs`, the reference);
+checks that the two reads give exactly the same inputs and prints medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from server.backends import create_backend
+from server.hub import SnapshotHub
+from server.metrics import period_starts
+from server.service import MetricsService
+from server.settings import Settings
+from server.storage.db import create_engine
+from server.storage.queries import read_metric_inputs
+from server.storage.snapshot_inputs import read_snapshot_inputs
+
+from .snapshot_data import FULL, REDUCED, Size, add_live_traffic, prepare
+
+BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _timed(work: Callable[[], Awaitable[Any]], runs: int) -> tuple[float, float, Any]:
+    """Median wall ms, median CPU ms of this process, and the last answer."""
+    walls, cpus = [], []
+    answer = None
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        answer = await work()
+        cpus.append((time.process_time() - cpu) * 1000)
+        walls.append((time.perf_counter() - wall) * 1000)
+    return statistics.median(walls), statistics.median(cpus), answer
+
+
+async def measure(url: str, size: Size, zone: ZoneInfo, runs: int) -> None:
+    now = await add_live_traffic(url, size)
+    periods = period_starts(now, zone)
+    engine = create_engine(url)
+    try:
+
+        async def product() -> Any:
+            async with engine.begin() as conn:
+                return await read_snapshot_inputs(conn, periods, now, zone)
+
+        async def plain() -> Any:
+            async with engine.begin() as conn:
+                return await read_metric_inputs(conn, periods, now)
+
+        started = time.perf_counter()
+        first = await product()  # keys the day tables by this zone if they were not (once)
+        print(f"first read (warm-up, a day-table rebuild if the zone changed): {time.perf_counter() - started:.2f} s")
+        fast_ms, fast_cpu, fast = await _timed(product, runs)
+        slow_ms, slow_cpu, slow = await _timed(plain, 3)
+        assert fast == slow == first, f"the snapshot read differs from the plain aggregates:\n{fast}\n{slow}"
+
+        settings = Settings(database_url=url, embedded=False, interval=5, timezone=zone.key)
+        backend = create_backend(None)
+        await backend.connect()
+        hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
+        service = MetricsService(settings, engine, backend, hub, clock=lambda: now)
+        await service.start()  # the id sequence from the log, then a first snapshot
+        whole_ms, whole_cpu, _ = await _timed(service.refresh, runs)
+        await backend.disconnect()
+    finally:
+        await engine.dispose()
+    print(f"\nnow = {now.isoformat()}, zone {zone.key}; inputs: {fast}")
+    print(f"\n{'per snapshot (medians)':<44}{'wall ms':>10}{'CPU ms':>9}")
+    print(f"{'product read (read_snapshot_inputs)':<44}{fast_ms:>10.2f}{fast_cpu:>9.2f}")
+    print(f"{'whole refresh through MetricsService':<44}{whole_ms:>10.2f}{whole_cpu:>9.2f}")
+    print(f"{'plain aggregates (read_metric_inputs)':<44}{slow_ms:>10.1f}{slow_cpu:>9.2f}")
+    print(f"ratio plain / product read: {slow_ms / fast_ms:,.0f}x; inputs equal: yes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="10 M transactions, 30 M views, 20 M activity rows")
+    parser.add_argument("--runs", type=int, default=31, help="timed runs of the product side (default 31)")
+    parser.add_argument("--zone", default="UTC", help="METRICS_TIMEZONE for the run (default UTC)")
+    args = parser.parse_args()
+    size = FULL if args.full else REDUCED
+    url = asyncio.run(prepare(BASE_URL, size))
+    asyncio.run(measure(url, size, ZoneInfo(args.zone), args.runs))
+
+
+if __name__ == "__main__":
+    main()
