@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/realtime.py", title="Realtime", icon=":material/monitoring:", default=True),
     st.Page("pages/history.py", title="History", icon=":material/history:"),
     st.Page("pages/behaviour.py", title="Behaviour", icon=":material/group:"),
+    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
 ]
 require_login(pages)  # until this session may see them: the login page, and the run ends here
 st.navigation(pages).run()

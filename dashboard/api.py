@@ -24,6 +24,7 @@ TIMESERIES = "/api/v1/analytics/timeseries"
 TOP_CONTENT = "/api/v1/analytics/content/top"
 FUNNEL = "/api/v1/analytics/funnel"
 USERS = "/api/v1/analytics/users"
+ALERTS = "/api/v1/alerts"
 
 METRICS = ("revenue", "transactions", "active_users", "views", "purchases", "conversion")
 INTERVALS = ("minute", "hour", "day", "week", "month")
@@ -83,6 +84,9 @@ class AnalyticsClient:
     def users(self, start: str, end: str, tz: str) -> dict[str, Any]:
         return self.get_json(USERS, {"from": start, "to": end, "tz": tz})
 
+    def alerts(self, limit: int = 50) -> dict[str, Any]:
+        return self.get_json(ALERTS, {"limit": str(limit)})
+
     def get_json(self, path: str, params: Mapping[str, str]) -> Any:
         response = self._get(path, params)
         try:
@@ -138,6 +142,13 @@ _SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
     USERS: (
         ("days", "heatmap"),
         {"days": ("date", "active", "new", "returning"), "heatmap": ("weekday", "hour", "activeUsers")},
+    ),
+    ALERTS: (
+        ("firing", "recent", "rules"),
+        {
+            "firing": ("id", "rule", "state", "severity", "message"),
+            "recent": ("id", "rule", "state", "severity", "message", "firedAt", "resolvedAt"),
+        },
     ),
 }
 _STATUSES = ("pending", "completed", "failed", "total")

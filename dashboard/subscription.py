@@ -18,6 +18,7 @@ from typing import Any
 from server.client import BACKOFF, ConnectionState, GaveUp, MetricsClient
 
 HISTORY_SIZE = 20
+ALERT_LOG_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class LiveView:
     state: ConnectionState = field(default_factory=lambda: ConnectionState("connecting"))
     received_at: float | None = None  # wall-clock time (time.time()) of the latest snapshot
     problem: str | None = None  # the latest malformed message, until a good one arrives
+    firing: tuple[dict[str, Any], ...] = ()  # alerts firing now, oldest first
+    alert_log: tuple[dict[str, Any], ...] = ()  # transitions seen by this process, newest first
 
     @property
     def latest(self) -> dict[str, Any] | None:
@@ -56,6 +59,8 @@ class LiveSubscription:
         self._state = ConnectionState("connecting")
         self._received_at: float | None = None
         self._problem: str | None = None
+        self._firing: dict[str, dict[str, Any]] = {}
+        self._alert_log: deque[dict[str, Any]] = deque(maxlen=ALERT_LOG_SIZE)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -63,7 +68,14 @@ class LiveSubscription:
 
     def view(self) -> LiveView:
         with self._lock:
-            return LiveView(tuple(self._snapshots), self._state, self._received_at, self._problem)
+            return LiveView(
+                tuple(self._snapshots),
+                self._state,
+                self._received_at,
+                self._problem,
+                tuple(self._firing.values()),
+                tuple(self._alert_log),
+            )
 
     def start(self) -> None:
         """Run the subscription (again, after it gave up); does nothing while it runs."""
@@ -104,7 +116,7 @@ class LiveSubscription:
             idle_timeout=self._idle_timeout,
             on_state=self._set_state,
         )
-        async for message in client.messages(history=True):
+        async for message in client.messages(history=True, alerts=True):
             if self._stopping:
                 return
             self._accept(message)
@@ -112,6 +124,8 @@ class LiveSubscription:
     def _set_state(self, state: ConnectionState) -> None:
         with self._lock:
             self._state = state
+            if state.status == "live":
+                self._firing.clear()  # the sidecar sends what fires now right after connecting
 
     def _accept(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -135,6 +149,15 @@ class LiveSubscription:
                     self._snapshots.append(data)
                 self._received_at = time.time()
                 self._problem = None
+            elif kind == "alert" and _is_alert(message.get("data")):
+                alert = message["data"]
+                if alert["state"] == "firing":
+                    if alert["rule"] not in self._firing and alert["id"] not in {a["id"] for a in self._alert_log}:
+                        self._alert_log.appendleft(alert)
+                    self._firing[alert["rule"]] = alert
+                else:
+                    self._firing.pop(alert["rule"], None)
+                    self._alert_log.appendleft(alert)
             elif kind in ("invalid", "metrics", "history"):
                 self._problem = message.get("error") or f"the sidecar sent a malformed {kind} message"
 
@@ -146,4 +169,14 @@ def _is_snapshot(value: Any) -> bool:
         and isinstance(value.get("snapshotId"), int)
         and all(isinstance(value.get(k), dict) for k in ("revenue", "activeUsers", "transactions", "content"))
         and isinstance(value.get("timestamp"), str)
+    )
+
+
+def _is_alert(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("id"), int)
+        and isinstance(value.get("rule"), str)
+        and value.get("state") in ("firing", "resolved")
+        and isinstance(value.get("message"), str)
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from dashboard import format, widgets
+from dashboard import alert_notices, format, widgets
 from dashboard.charts import line_chart
 from dashboard.login import ensure_logged_in
 from dashboard.resources import live_subscription, settings
@@ -135,6 +135,7 @@ def _numbers(view: LiveView) -> None:
 def live_metrics() -> None:
     view = subscription.view()
     _connection(view)
+    alert_notices.banner(view.firing)
     if view.latest is None:
         if view.state.status != "gave_up":
             st.info(f"Waiting for the first snapshot from {subscription.ws_url}…")

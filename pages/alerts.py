@@ -1,0 +1,49 @@
+"""The alerts page: what fires now (live, from the socket) and the latest firings and rules."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import alert_notices, api
+from dashboard.login import ensure_logged_in
+from dashboard.resources import live_subscription, settings
+
+ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
+
+config = settings()
+subscription = live_subscription()
+client = api.analytics()
+
+st.title("Alerts")
+
+
+@st.fragment(run_every=config.interval)
+def firing_now() -> None:
+    view = subscription.view()
+    if view.state.status != "live":
+        st.warning("Not connected to the sidecar: what fires may have changed since.")
+    st.subheader("Firing now")
+    if view.firing:
+        alert_notices.show_firing(view.firing)
+    else:
+        st.success("No alert is firing.", icon=":material/check_circle:")
+    if view.alert_log:
+        st.subheader("Since this dashboard started")
+        st.dataframe(alert_notices.rows(view.alert_log), hide_index=True, width="stretch")
+
+
+firing_now()
+
+st.subheader("Latest firings")
+st.caption(f"From the sidecar's record, refreshed every {api.CACHE_TTL:g} s.")
+try:
+    listing = client.alerts(50)
+except api.AnalyticsError as exc:
+    st.error(str(exc))
+else:
+    if listing["recent"]:
+        st.dataframe(alert_notices.rows(listing["recent"]), hide_index=True, width="stretch")
+    else:
+        st.info("No alert has fired yet.")
+    with st.expander("Rules"):
+        st.dataframe(listing["rules"], hide_index=True, width="stretch")

@@ -1,0 +1,126 @@
+"""Alerts in the dashboard: the Alerts page and the realtime page's notice (AppTest, with the
+subscription and the analytics client replaced), and the subscription's alert state against a
+real sidecar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import dashboard.api
+import dashboard.resources
+from dashboard.api import ALERTS, AnalyticsError
+from dashboard.subscription import LiveSubscription, LiveView
+from server.alerts.rules import Rule
+from server.client import ConnectionState
+from server.settings import Settings
+from tests.live import serve, wait_until
+from tests.test_history_pages import FakeAnalytics
+from tests.test_pages import FakeSubscription, snapshot
+
+PAGES = Path(__file__).parents[1] / "pages"
+
+
+def alert(alert_id: int, rule: str, state: str = "firing", severity: str = "critical") -> dict[str, Any]:
+    return {
+        "id": alert_id,
+        "rule": rule,
+        "state": state,
+        "severity": severity,
+        "metric": "failedShareLastHour",
+        "message": f"{rule} message",
+        "value": 6.5,
+        "threshold": 5,
+        "firedAt": "2026-11-27T10:00:00.000Z",
+        "resolvedAt": None if state == "firing" else "2026-11-27T10:05:00.000Z",
+        "snapshotId": 7,
+    }
+
+
+LISTING = {
+    "firing": [alert(2, "failed-transactions")],
+    "recent": [alert(2, "failed-transactions"), alert(1, "busy", "resolved", "warning")],
+    "rules": [{"name": "busy", "metric": "activeUsers.current", "above": 500, "clear": 400, "for": 1}],
+}
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeSubscription, FakeAnalytics]]:
+    subscription = FakeSubscription(LiveView())
+    client = FakeAnalytics(answer=lambda path, params: LISTING)
+    monkeypatch.setattr(dashboard.resources, "live_subscription", lambda: subscription)
+    monkeypatch.setattr(dashboard.api, "analytics", lambda: client)
+    monkeypatch.setattr(dashboard.resources, "settings", lambda: Settings())
+    yield subscription, client
+
+
+def view(*firing: dict[str, Any], status: str = "live") -> LiveView:
+    return LiveView((snapshot(1),), ConnectionState(status), time.time(), None, firing, firing)  # type: ignore[arg-type]
+
+
+def open_page(name: str) -> AppTest:
+    page = AppTest.from_file(str(PAGES / name), default_timeout=30).run()
+    assert not page.exception, page.exception
+    return page
+
+
+def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
+    fakes: tuple[FakeSubscription, FakeAnalytics],
+) -> None:
+    subscription, client = fakes
+    subscription.live_view = view(alert(2, "failed-transactions"), alert(3, "busy", severity="warning"))
+    page = open_page("alerts.py")
+    assert [e.value for e in page.error] == [
+        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+    ]
+    assert [w.value for w in page.warning] == ["**busy** · busy message · since 2026-11-27 10:00:00 UTC"]
+    assert client.requests == [("json", ALERTS, {"limit": "50"})]
+    record = page.dataframe[1].value
+    assert list(record["Rule"]) == ["failed-transactions", "busy"]
+    assert list(record["State"]) == ["firing", "resolved"]
+    assert list(record["Resolved"]) == ["—", "2026-11-27 10:05:00 UTC"]
+    assert list(page.dataframe[2].value["name"]) == ["busy"]
+
+
+def test_the_alerts_page_says_when_nothing_fires_and_when_the_sidecar_fails(
+    fakes: tuple[FakeSubscription, FakeAnalytics],
+) -> None:
+    subscription, client = fakes
+    subscription.live_view = view(status="retrying")
+    client.errors.append(AnalyticsError("The sidecar at http://sidecar.test cannot be reached (refused)."))
+    page = open_page("alerts.py")
+    assert [s.value for s in page.success] == ["No alert is firing."]
+    assert [w.value for w in page.warning] == ["Not connected to the sidecar: what fires may have changed since."]
+    assert [e.value for e in page.error] == ["The sidecar at http://sidecar.test cannot be reached (refused)."]
+
+
+def test_the_realtime_page_shows_a_notice_while_an_alert_fires(fakes: tuple[FakeSubscription, FakeAnalytics]) -> None:
+    subscription, _ = fakes
+    subscription.live_view = view()
+    assert not open_page("realtime.py").error
+    subscription.live_view = view(alert(2, "failed-transactions"))
+    page = open_page("realtime.py")
+    assert [e.value for e in page.error] == [
+        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+    ]
+
+
+def test_the_subscription_keeps_what_fires_and_what_happened(settings: Settings) -> None:
+    # Fires on the first snapshot: never fewer than 0 active users.
+    always = Rule("always", "activeUsers.current", "above", Decimal(-1), Decimal(-1), severity="info")
+    with serve(replace(settings, alert_rules=(always,))) as address:
+        subscription = LiveSubscription(f"ws://{address}/ws/metrics")
+        try:
+            wait_until(lambda: len(subscription.view().firing) == 1, 10, "the firing alert arrives")
+            [firing] = subscription.view().firing
+            assert (firing["rule"], firing["state"], firing["severity"]) == ("always", "firing", "info")
+            assert subscription.view().alert_log == (firing,)
+        finally:
+            subscription.stop()
