@@ -102,3 +102,9 @@ def test_a_file_that_is_not_toml_or_missing_is_refused(tmp_path: Path) -> None:
         load_rules(tmp_path / "missing.toml")
     with pytest.raises(ConfigurationError, match="unknown top-level key"):
         parse_rules({"rule": []})
+
+
+def test_the_example_file_in_the_repository_is_valid() -> None:
+    rules = load_rules(Path(__file__).parents[2] / "alerts.example.toml")
+    assert rules[:3] == DEFAULT_RULES
+    assert rules[3].name == "busy"
