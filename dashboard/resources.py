@@ -10,8 +10,12 @@ from server.settings import Settings
 
 # app.py routes with st.navigation. Streamlit also knows an older scheme in which every file in
 # pages/ is a page, and it uses that scheme until app.py has called st.navigation once; so the
-# first visit after a restart that lands on /history would get file-name navigation. Every page
-# imports this module, which ends that scheme at once (st.navigation sets the same flag).
+# first visit after a restart that lands on /history would run pages/history.py under file-name
+# navigation. Every page imports this module, which ends that scheme for good (st.navigation sets
+# the same flag) and, if this very run was started under it, runs it again through app.py.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 PagesManager.uses_pages_directory = False
 
 

@@ -111,26 +111,37 @@ def _run_sh(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[by
             print(f"---- run.sh output ({log_path}) ----\n{log_path.read_text(errors='replace')}")
 
 
-def test_a_completed_transaction_shows_on_the_live_dashboard(tmp_path: Path) -> None:
+def _require_browser() -> None:
     problem = _browser_problem()
     if problem is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser test: {problem}")
         pytest.skip(problem)
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import expect, sync_playwright
 
+
+def _environment(tmp_path: Path) -> tuple[dict[str, str], str, str]:
+    """run.sh's environment on free ports: the sidecar alone on a new SQLite file, no demo data,
+    no simulator; and the sidecar's and dashboard's URLs."""
     api_port, dashboard_port = _free_port(), _free_port()
     api_url, dashboard_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}"
     env = {k: v for k, v in os.environ.items() if k != "METRICS_WS_URL"}  # run.sh derives it from PORT
     env.update(dict.fromkeys(NEUTRAL, ""))
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",  # run.sh: the sidecar alone, no demo data, no simulator
+        DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
         PORT=str(api_port),
         STREAMLIT_SERVER_PORT=str(dashboard_port),
         METRICS_INTERVAL=str(INTERVAL),
         METRICS_API_URL=api_url,
     )
+    return env, api_url, dashboard_url
+
+
+def test_a_completed_transaction_shows_on_the_live_dashboard(tmp_path: Path) -> None:
+    _require_browser()
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect, sync_playwright
+
+    env, api_url, dashboard_url = _environment(tmp_path)
     screenshot = ROOT / "test-artifacts" / "dashboard-e2e.png"
     screenshot.parent.mkdir(exist_ok=True)
 
@@ -176,4 +187,34 @@ def test_a_completed_transaction_shows_on_the_live_dashboard(tmp_path: Path) -> 
             finally:
                 with contextlib.suppress(PlaywrightError):  # on a failure too: what the browser showed
                     page.screenshot(path=str(screenshot), full_page=True)
+                browser.close()
+
+
+def test_a_first_deep_link_gets_the_apps_navigation_and_the_live_alerts(tmp_path: Path) -> None:
+    """Right after a start, a first visit straight to /alerts: Streamlit would serve pages/alerts.py
+    under its file-name navigation ("app", "alerts", ...); the app's own must show instead."""
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(
+        '[[rules]]\nname = "pending-pile"\nmetric = "transactions.pending"\nabove = -1\nseverity = "critical"\n'
+        'message = "{value} transactions pending"\n'
+    )
+    env, api_url, dashboard_url = _environment(tmp_path)
+    env["METRICS_ALERTS_FILE"] = str(rules)
+    with _run_sh(env, tmp_path / "run.log") as process, httpx.Client(trust_env=False) as http:
+        _wait_for("the sidecar's /health", lambda: _answers(http, f"{api_url}/health"), process)
+        _wait_for("the dashboard", lambda: _answers(http, f"{dashboard_url}/_stcore/health"), process)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{dashboard_url}/alerts")
+                expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible(timeout=30_000)
+                alert = page.get_by_test_id("stAlertContentError")
+                expect(alert).to_contain_text("pending-pile · 0 transactions pending", timeout=30_000)
+                navigation = page.get_by_test_id("stSidebarNav").get_by_role("link")
+                expect(navigation).to_contain_text(["Realtime", "History", "Behaviour", "Alerts"])
+            finally:
                 browser.close()
