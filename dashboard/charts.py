@@ -42,27 +42,29 @@ def line_chart(
     color: str,
     money_prefix: str | None = None,
 ) -> go.Figure:
-    """One line over the snapshots (oldest first), time on x; a gap where updates were missing."""
+    """One line over the snapshots (oldest first), time on x; a gap where updates were missing.
+
+    The layout goes into the constructor: `update_layout` on a built figure walks Plotly's
+    relayout machinery and cost 4x the whole build (bench/dashboard_soak.py).
+    """
     xs, ys = _with_gaps([_time(s) for s in snapshots], [value(s) for s in snapshots])
-    figure = go.Figure(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="lines+markers",
-            connectgaps=False,
-            line={"color": color, "width": 2},
-            marker={"size": 5},
-            hovertemplate=(f"{money_prefix}%{{y:,.2f}}" if money_prefix else "%{y:,}") + "<extra></extra>",
-        )
+    trace = go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines+markers",
+        connectgaps=False,
+        line={"color": color, "width": 2},
+        marker={"size": 5},
+        hovertemplate=(f"{money_prefix}%{{y:,.2f}}" if money_prefix else "%{y:,}") + "<extra></extra>",
     )
-    figure.update_layout(
-        title={"text": title, "font": {"size": 15}},
-        height=300,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        uirevision="live",  # keep zoom and hover state across redraws
-        transition={"duration": 300, "easing": "cubic-in-out"},
-        showlegend=False,
-        xaxis={"tickformat": "%H:%M:%S", "showgrid": False},
-        yaxis={"tickprefix": money_prefix or "", "rangemode": "tozero", "separatethousands": True},
-    )
-    return figure
+    layout = {
+        "title": {"text": title, "font": {"size": 15}},
+        "height": 300,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "uirevision": "live",  # keep zoom and hover state across redraws
+        "transition": {"duration": 300, "easing": "cubic-in-out"},
+        "showlegend": False,
+        "xaxis": {"tickformat": "%H:%M:%S", "showgrid": False},
+        "yaxis": {"tickprefix": money_prefix or "", "rangemode": "tozero", "separatethousands": True},
+    }
+    return go.Figure(data=[trace], layout=layout)

@@ -10,13 +10,14 @@ import streamlit as st
 from dashboard import alert_notices, format, widgets
 from dashboard.charts import line_chart
 from dashboard.login import ensure_logged_in
-from dashboard.resources import live_subscription, settings
+from dashboard.resources import live_subscription, settings, settled_heap
 from dashboard.subscription import LiveView
 
 ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
 
 config = settings()
 subscription = live_subscription()
+settled_heap()
 currency = config.currency
 symbol = format.money(0, currency).replace("0.00", "").replace("0", "")
 
