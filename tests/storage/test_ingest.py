@@ -1,0 +1,115 @@
+"""`store_events` on every stack: a batch mixing every kind of event is stored in one go and counted
+exactly, and concurrent batches over the same users and content all land (on PostgreSQL the table
+triggers upsert shared rows; batches take turns instead of deadlocking)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.errors import Conflict
+from server.events import validate_events
+from server.storage.ingest import IngestResult, store_events
+
+NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+async def _ingest(engine: AsyncEngine, events: list[dict[str, Any]]) -> IngestResult:
+    validated = validate_events(
+        {"events": events}, now=NOW, currency="USD", max_events=1000, future_tolerance=timedelta(minutes=5)
+    )
+    return await store_events(engine, validated, received_at=NOW, currency="USD")
+
+
+async def _rows(engine: AsyncEngine, query: str) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(row) for row in (await conn.execute(text(query))).all()]
+
+
+def _tx(tx_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "transaction", "id": tx_id, "status": status, **fields}
+
+
+async def test_a_batch_of_every_kind_is_stored_and_counted_exactly(engine: AsyncEngine) -> None:
+    first = await _ingest(
+        engine,
+        [
+            _tx("t-1", "pending", userId="u-1", amount="10.00", contentId="c-1", at="2026-11-27T09:00:00Z"),
+            _tx("t-2", "pending", userId="u-2", amount="20.00", at="2026-11-27T09:00:00Z"),
+            {"type": "user_activity", "userId": "u-1", "eventId": "e-1"},
+        ],
+    )
+    assert first == IngestResult(accepted=3, duplicates=0)
+
+    second = await _ingest(
+        engine,
+        [
+            {"type": "user_activity", "userId": "u-1", "eventId": "e-1"},  # stored before: a duplicate
+            {"type": "user_activity", "userId": "u-3", "eventId": "e-2", "at": "2026-11-27T09:30:00Z"},
+            {"type": "user_activity", "userId": "u-3", "eventId": "e-2"},  # repeated in the batch
+            {"type": "user_activity", "userId": "u-4"},
+            {"type": "content_view", "contentId": "c-1", "userId": "u-1", "eventId": "e-2"},  # another table
+            {"type": "content_view", "contentId": "c-2"},
+            _tx("t-3", "completed", userId="u-3", amount="5.25", contentId="c-2", at="2026-11-27T09:45:00Z"),
+            _tx("t-1", "completed", at="2026-11-27T09:50:00Z"),
+            _tx("t-2", "failed", at="2026-11-27T09:51:00Z"),
+            _tx("t-2", "failed"),  # repeated in the batch
+            _tx("t-1", "pending"),  # it was pending: a duplicate
+        ],
+    )
+    assert second == IngestResult(accepted=7, duplicates=4)
+
+    assert await _rows(engine, "SELECT user_id, event_id FROM user_activity ORDER BY user_id") == [
+        ("u-1", "e-1"),
+        ("u-3", "e-2"),
+        ("u-4", None),
+    ]
+    assert await _rows(engine, "SELECT content_id, user_id, event_id FROM content_views ORDER BY content_id") == [
+        ("c-1", "u-1", "e-2"),
+        ("c-2", None, None),
+    ]
+    stored = await _rows(engine, "SELECT id, status, amount, completed_at, status_changed_at FROM transactions")
+    by_id = {row[0]: row[1:] for row in stored}
+    assert set(by_id) == {"t-1", "t-2", "t-3"}
+    assert [(status, Decimal(amount)) for status, amount, *_ in (by_id[t] for t in ("t-1", "t-2", "t-3"))] == [
+        ("completed", Decimal("10.00")),
+        ("failed", Decimal("20.00")),
+        ("completed", Decimal("5.25")),
+    ]
+    t1_completed, t1_changed = by_id["t-1"][2:]
+    assert t1_completed is not None and t1_changed is not None
+    assert by_id["t-2"][2] is None and by_id["t-2"][3] is not None
+    assert by_id["t-3"][2] is not None and by_id["t-3"][3] is None
+
+    with pytest.raises(Conflict) as caught:
+        await _ingest(engine, [{"type": "user_activity", "userId": "u-9"}, _tx("t-1", "failed")])
+    assert caught.value.details == [{"index": 1, "field": "status", "message": "cannot move from completed to failed"}]
+    assert await _rows(engine, "SELECT count(*) FROM user_activity WHERE user_id = 'u-9'") == [(0,)]
+
+
+async def test_concurrent_batches_over_the_same_users_and_content_all_land(engine: AsyncEngine) -> None:
+    def batch(n: int) -> list[dict[str, Any]]:
+        # Each batch names the same users, those of its activity events in the other half's views.
+        first, second = [f"u-{i}" for i in range(50)], [f"u-{i}" for i in range(50, 100)]
+        active, viewers = (first, second) if n % 2 else (second, first)
+        events: list[dict[str, Any]] = []
+        for i, (user, viewer) in enumerate(zip(active, viewers, strict=True)):
+            content = f"c-{i % 10}"
+            events.append({"type": "user_activity", "userId": user})
+            events.append({"type": "content_view", "contentId": content, "userId": viewer})
+            events.append(_tx(f"t-{n}-{i}", "completed", userId=viewer, amount="1.00", contentId=content))
+        return events
+
+    results = await asyncio.gather(*(_ingest(engine, batch(n)) for n in range(12)))
+    assert results == [IngestResult(accepted=150, duplicates=0)] * 12
+    assert await _rows(
+        engine,
+        "SELECT (SELECT count(*) FROM user_activity), (SELECT count(*) FROM content_views),"
+        " (SELECT count(*) FROM transactions WHERE status = 'completed')",
+    ) == [(600, 600, 600)]
