@@ -200,7 +200,8 @@ def load(
     """Connect `clients` sockets from `processes` processes, then measure a window of `seconds`.
 
     The client processes leave their results in the `results` folder. With `profile`, py-spy
-    samples the server over the window into that file (collapsed stacks).
+    samples the server over the window into that file (collapsed stacks; only samples holding
+    the GIL, i.e. running Python, not waiting; without pausing it, which would cost it CPU).
     """
     shares = [clients // processes + (1 if k < clients % processes else 0) for k in range(processes)]
     workers = [
@@ -246,7 +247,8 @@ def load(
             spy = subprocess.Popen(
                 [
                     *(str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server_pid)),
-                    *("--format", "raw", "--duration", str(int(seconds)), "--rate", "200", "--output", str(profile)),
+                    *("--format", "raw", "--duration", str(int(seconds)), "--rate", "200", "--gil", "--nonblocking"),
+                    *("--output", str(profile)),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
