@@ -223,7 +223,7 @@ def test_replies_stay_in_order_between_direct_pushes_on_real_uvicorn(
     settings = replace(settings, interval=0.02)  # pushes all the time, between and during replies
     with serve(settings) as address, connect(f"ws://{address}/ws/metrics") as ws:
         expected: list[str] = []
-        for i in range(40):
+        for i in range(30):  # fewer than the 32 unread replies a socket may have (more is flooding: 1008)
             request = ("ping", "history", "nonsense")[i % 3]
             ws.send(json.dumps({"type": request}))
             expected.append({"ping": "pong", "history": "history", "nonsense": "error"}[request])
