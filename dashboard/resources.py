@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.charts import line_chart
+from dashboard.format import money
 from dashboard.subscription import LiveSubscription
 from server.settings import Settings
 
@@ -40,12 +41,13 @@ def settled_heap() -> bool:
     Streamlit runs a full collection (`gc.collect(2)`, its `runner.postScriptGC`) after every run,
     a fragment's 5 s rerun included, so 20 sessions mean four a second. With Streamlit and Plotly
     loaded each one walked ~100,000 long-lived objects: tens of ms, most of a refresh's CPU
-    (bench/dashboard_soak.py). A first chart loads what Plotly builds lazily; `gc.freeze()` then
-    moves everything alive to the permanent generation. Objects made afterwards (sessions,
-    snapshots, figures) are still collected, after every run as before.
+    (bench/dashboard_soak.py). A first chart and a first amount load what Plotly and Babel build
+    lazily; `gc.freeze()` then moves everything alive to the permanent generation. Objects made
+    afterwards (sessions, snapshots, figures) are still collected, after every run as before.
     """
     sample = {"timestamp": "2026-01-01T00:00:00.000Z", "value": 1}
     line_chart([sample, sample], lambda s: s["value"], title="", color="#000000", money_prefix="$").to_json()
+    money(0, settings().currency)
     gc.collect()
     gc.freeze()
     return True
