@@ -7,7 +7,10 @@ Both servers run in this one run, one after the other, under the same load: clie
 (bench/wsclients.py) connecting from several loopback addresses. The sidecar is the real one
 (`python -m server`, METRICS_INTERVAL=1, SQLite) pushing its real snapshot; the baseline is
 bench/node/server.js pushing that same snapshot (captured from the sidecar) with JSON.stringify
-per client. For each it prints:
+per client, run twice: as most hand-made servers are, without pings ("node ws"), and with ws's
+README heartbeat every 20 s ("node ws+hb"), which detects dead peers as the contract requires and
+the sidecar does (it pings each socket every 20 s). Ratios are the sidecar's over each. For each
+server it prints:
   - delivery latency p50 / p99 / max: receipt minus the push's `timestamp`. For the sidecar that
     timestamp is taken before the snapshot's database queries, so its figure includes them;
   - server CPU per delivered message: utime + stime of the server process (/proc/<pid>/stat) over
@@ -29,6 +32,7 @@ import httpx
 from bench.wsrig import Run, load, node_baseline, quantile, raise_fd_limit, sidecar, snapshot_of
 
 INTERVAL = 1.0
+HEARTBEAT = 20.0  # the sidecar's ws_ping_interval (server/app.py uvicorn_config)
 
 
 def _mean_compute_ms(port: int) -> float:
@@ -42,9 +46,12 @@ def _mean_compute_ms(port: int) -> float:
     return values.get("metrics_snapshot_compute_seconds_sum", 0.0) / count * 1e3 if count else float("nan")
 
 
-def _row(label: str, product: float, baseline: float, unit: str, digits: int = 1) -> str:
-    ratio = product / baseline if baseline else float("nan")
-    return f"  {label:<34} {product:>12,.{digits}f} {baseline:>12,.{digits}f}   {ratio:>6.2f}x   {unit}"
+def _row(label: str, product: float, baselines: list[float], unit: str, digits: int = 1) -> str:
+    cells = "".join(
+        f" {baseline:>12,.{digits}f} {product / baseline if baseline else float('nan'):>6.2f}x"
+        for baseline in baselines
+    )
+    return f"  {label:<40} {product:>12,.{digits}f}{cells}   {unit}"
 
 
 def main() -> None:
@@ -64,46 +71,54 @@ def main() -> None:
         workdir = Path(tmp)
         print(
             f"fan-out: {clients:,} clients in {processes} processes,"
-            f" one push every {INTERVAL:g} s, {seconds:g} s window"
+            f" one push every {INTERVAL:g} s, {seconds:g} s window; load average {os.getloadavg()[0]:.1f}"
         )
         with sidecar(workdir, INTERVAL) as (pid, port):
             payload = snapshot_of(port)
             print(f"  snapshot (REST body, {len(payload)} bytes): {payload.decode()}")
             product = load(pid, port, clients, processes, seconds, workdir, profile=args.profile)
             compute_ms = _mean_compute_ms(port)
-        with node_baseline(workdir, payload, INTERVAL) as (pid, port):
-            baseline = load(pid, port, clients, processes, seconds, workdir)
+        baselines: dict[str, Run] = {}
+        for name, heartbeat in (("node ws", 0.0), ("node ws+hb", HEARTBEAT)):
+            with node_baseline(workdir, payload, INTERVAL, heartbeat=heartbeat) as (pid, port):
+                baselines[name] = load(pid, port, clients, processes, seconds, workdir)
 
     cores = os.cpu_count() or 1
     print()
-    print(f"  {'':<34} {'sidecar':>12} {'node ws':>12}   {'ratio':>7}")
+    others = list(baselines.values())
+    header = "".join(f" {name:>12} {'ratio':>7}" for name in baselines)
+    print(f"  {'':<40} {'sidecar':>12}{header}")
     for name, series in (
         ("since the payload timestamp", Run.since_timestamp),
         ("since the first receipt", Run.since_first_receipt),
     ):
-        ours, theirs = series(product), series(baseline)
+        ours, theirs = series(product), [series(run) for run in others]
         for q in (0.50, 0.99, 1.0):
             label = f"latency {'max' if q == 1.0 else f'p{q * 100:.0f}'} {name}"
-            print(_row(label, quantile(ours, q) * 1e3, quantile(theirs, q) * 1e3, "ms"))
+            print(_row(label, quantile(ours, q) * 1e3, [quantile(t, q) * 1e3 for t in theirs], "ms"))
+
+    def per_message(run: Run) -> float:
+        return run.server_cpu / max(1, run.delivered) * 1e6
+
+    print(_row("server CPU per delivered message", per_message(product), [per_message(r) for r in others], "us", 2))
     print(
         _row(
-            "server CPU per delivered message",
-            product.server_cpu / max(1, product.delivered) * 1e6,
-            baseline.server_cpu / max(1, baseline.delivered) * 1e6,
-            "us",
-            2,
+            "server CPU",
+            product.server_cpu / seconds * 100,
+            [r.server_cpu / seconds * 100 for r in others],
+            "% of a core",
         )
     )
-    print(_row("server CPU", product.server_cpu / seconds * 100, baseline.server_cpu / seconds * 100, "% of a core"))
     print(
         _row(
             "bytes per update per client",
             product.frame_bytes / max(1, product.delivered),
-            baseline.frame_bytes / max(1, baseline.delivered),
+            [r.frame_bytes / max(1, r.delivered) for r in others],
             "B (frame incl. header)",
         )
     )
-    for name, run in (("sidecar", product), ("node ws", baseline)):
+    print(f"  load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for name, run in (("sidecar", product), *baselines.items()):
         missing = run.expected - run.delivered
         print(
             f"  {name}: delivered {run.delivered:,} of {run.expected:,} ({len(run.receipts)} pushes x"

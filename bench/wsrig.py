@@ -128,8 +128,12 @@ def snapshot_of(port: int) -> bytes:
 
 
 @contextmanager
-def node_baseline(workdir: Path, payload: bytes, interval: float) -> Iterator[tuple[int, int]]:
-    """bench/node/server.js pushing `payload` (the sidecar's snapshot); yields (pid, port)."""
+def node_baseline(workdir: Path, payload: bytes, interval: float, heartbeat: float = 0.0) -> Iterator[tuple[int, int]]:
+    """bench/node/server.js pushing `payload` (the sidecar's snapshot); yields (pid, port).
+
+    With `heartbeat` (seconds), it pings every client that often and terminates one whose pong
+    did not come back by the next round (ws's README pattern): dead-peer detection, as the sidecar.
+    """
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not installed; the baseline needs Node 20")
@@ -139,6 +143,7 @@ def node_baseline(workdir: Path, payload: bytes, interval: float) -> Iterator[tu
     payload_file = workdir / "payload.json"
     payload_file.write_bytes(payload)
     env = {**os.environ, "PORT": str(port), "PAYLOAD_FILE": str(payload_file), "INTERVAL_MS": str(int(interval * 1000))}
+    env["HEARTBEAT_MS"] = str(int(heartbeat * 1000))
     with (workdir / "node.log").open("wb") as log:
         process = subprocess.Popen([node, "server.js"], cwd=NODE_DIR, env=env, stdout=log, stderr=log)
     try:

@@ -1,10 +1,15 @@
 // The baseline of bench/fanout.py and bench/idle.py: a WebSocket server as one would write it by
 // hand with Node's `ws`, pushing the sidecar's snapshot to every client at a fixed interval.
 //
-//   PORT=3100 PAYLOAD_FILE=snapshot.json INTERVAL_MS=1000 node server.js
+//   PORT=3100 PAYLOAD_FILE=snapshot.json INTERVAL_MS=1000 [HEARTBEAT_MS=20000] node server.js
 //
 // PAYLOAD_FILE holds the sidecar's REST snapshot (its `data`); each push carries it with a new
 // `snapshotId` and `timestamp` (when the push starts), stringified per client as typical code does.
+//
+// HEARTBEAT_MS (default 0: off) turns on dead-peer detection as ws's README shows it: every
+// HEARTBEAT_MS each client is pinged, and one whose pong has not come back by the next round is
+// terminated. The contract requires dropping dead peers; the sidecar pings every 20 s and drops a
+// peer silent 20 s after a ping, so HEARTBEAT_MS=20000 is the like-for-like baseline.
 "use strict";
 
 const fs = require("fs");
@@ -13,6 +18,7 @@ const { WebSocketServer, WebSocket } = require("ws");
 const host = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT || 3100);
 const intervalMs = Number(process.env.INTERVAL_MS || 1000);
+const heartbeatMs = Number(process.env.HEARTBEAT_MS || 0);
 const data = JSON.parse(fs.readFileSync(process.env.PAYLOAD_FILE, "utf8"));
 
 const wss = new WebSocketServer({
@@ -37,7 +43,22 @@ function push() {
   }
 }
 
+function heartbeat() {
+  for (const client of wss.clients) {
+    if (client.isAlive === false) {
+      client.terminate();
+      continue;
+    }
+    client.isAlive = false;
+    client.ping();
+  }
+}
+
 wss.on("connection", (socket) => {
+  socket.isAlive = true;
+  socket.on("pong", () => {
+    socket.isAlive = true;
+  });
   if (latest !== null) {
     socket.send(JSON.stringify({ type: "metrics", data: latest }));
   }
@@ -58,4 +79,7 @@ wss.on("connection", (socket) => {
 wss.on("listening", () => {
   console.log(`listening on ${host}:${port}`);
   setInterval(push, intervalMs);
+  if (heartbeatMs > 0) {
+    setInterval(heartbeat, heartbeatMs);
+  }
 });
