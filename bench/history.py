@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from server.analytics.buckets import buckets
 from server.storage import history, rollups
-from server.storage.db import create_engine
+from server.storage.db import create_database, create_engine
 from server.storage.migrate import upgrade_to_head
 
 BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -59,16 +59,6 @@ _MOMENT = (
 )
 
 
-async def _admin(sql: str) -> None:
-    engine = create_engine(BASE_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 async def prepare(name: str, transactions: int, views: int) -> str:
     """The data set's URL; built once, reused while its row counts match."""
     url = make_url(BASE_URL).set(database=name).render_as_string(hide_password=False)
@@ -89,8 +79,7 @@ async def prepare(name: str, transactions: int, views: int) -> str:
     finally:
         await engine.dispose()
     print(f"building {name}: {transactions:,} transactions, {views:,} views (rollups kept by the triggers)")
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{name}"')
+    await create_database(BASE_URL, name, replace=True)
     engine = create_engine(url)
     try:
         await upgrade_to_head(engine)

@@ -31,24 +31,13 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bench.wsrig import ROOT, Run, _seed_events, _stop, _wait_listening, free_port, load, quantile, raise_fd_limit
-from server.storage.db import create_engine
+from server.storage.db import create_database, create_engine, drop_database
 
 BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 INTERVAL = 1.0
-
-
-async def _admin(statement: str) -> None:
-    engine = create_engine(BASE_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def _computed_between(url: str, first: int, last: int) -> int:
@@ -142,8 +131,7 @@ def main() -> None:
     clients, seconds = (3000, 40.0) if args.full else (1000, 20.0)
     raise_fd_limit()
     name = f"metrics_bench_scale_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = make_url(BASE_URL).set(database=name).render_as_string(hide_password=False)
+    url = asyncio.run(create_database(BASE_URL, name))
     print(f"{clients:,} clients per instance, {seconds:g} s windows, METRICS_INTERVAL={INTERVAL:g}, database {name}")
     rows = []
     try:
@@ -157,7 +145,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(BASE_URL, name))
     base = rows[0]["per_second"]
     ratios = [row["per_second"] / base for row in rows]
     print()

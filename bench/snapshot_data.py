@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from server.metrics import MetricInputs, compute_snapshot, encode
-from server.storage.db import create_engine
+from server.storage.db import create_database, create_engine
 from server.storage.migrate import upgrade_to_head
 
 CHUNK = 1_000_000
@@ -82,16 +82,6 @@ def url_for(base_url: str, size: Size) -> str:
     return make_url(base_url).set(database=size.name).render_as_string(hide_password=False)
 
 
-async def _admin(base_url: str, sql: str) -> None:
-    engine = create_engine(base_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 async def _built(url: str, size: Size) -> bool:
     engine = create_engine(url)
     try:
@@ -118,8 +108,7 @@ async def prepare(base_url: str, size: Size) -> str:
             await engine.dispose()
         return url
     print(f"building {size.name}: {size.transactions:,} tx, {size.views:,} views, {size.activity:,} activity")
-    await _admin(base_url, f'DROP DATABASE IF EXISTS "{size.name}" WITH (FORCE)')
-    await _admin(base_url, f'CREATE DATABASE "{size.name}"')
+    await create_database(base_url, size.name, replace=True)
     engine = create_engine(url)
     end = f"TIMESTAMPTZ '{datetime.now(UTC).isoformat()}'"
     try:

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from server.storage.db import create_engine
+from server.storage.db import create_database, create_engine, drop_database
 from server.storage.migrate import upgrade_to_head
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -59,17 +58,6 @@ def services_problem() -> str | None:
     return asyncio.run(_services_answer())
 
 
-async def _admin(statement: str) -> None:
-    """Run one statement outside a transaction (CREATE / DROP DATABASE) on TEST_DATABASE_URL."""
-    engine = create_engine(POSTGRES_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url(services_problem: str | None) -> Iterator[str]:
     """A database of this session's own on TEST_DATABASE_URL's server."""
@@ -77,9 +65,8 @@ def postgres_url(services_problem: str | None) -> Iterator[str]:
         yield POSTGRES_URL  # unused: the stack fixture fails or skips first
         return
     name = f"metrics_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield asyncio.run(create_database(POSTGRES_URL, name))
+    asyncio.run(drop_database(POSTGRES_URL, name))
 
 
 async def _reset_postgres(url: str) -> None:

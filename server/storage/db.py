@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -78,3 +78,26 @@ async def write_connection(engine: AsyncEngine) -> AsyncConnection:
     """A connection for a read-then-write transaction (SQLite takes its write lock at BEGIN)."""
     conn = await engine.connect()
     return await conn.execution_options(**{_IMMEDIATE: True})
+
+
+async def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+    """Create database `name` on the PostgreSQL server of `server_url` (dropping it first when
+    `replace`); returns its URL. For tests and benchmarks that work in databases of their own."""
+    if replace:
+        await drop_database(server_url, name)
+    await _outside_transaction(server_url, f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    await _outside_transaction(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _outside_transaction(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
