@@ -43,8 +43,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         try:
             await upgrade_to_head(engine)
             await backend.connect()
-            hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
             observability = SidecarMetrics()
+            hub = SnapshotHub(
+                backend,
+                settings.redis_prefix,
+                settings.history_size,
+                settings.cache_ttl,
+                on_pushes=observability.pushes.inc,  # direct writes, counted once per snapshot
+            )
             alert_feed = AlertFeed(backend, settings.redis_prefix)
             alerts = AlertMonitor(settings.alert_rules, engine, alert_feed, settings.zone)
             service = MetricsService(settings, engine, backend, hub, clock, observability, alerts)

@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 
 import anyio
 
@@ -31,9 +32,22 @@ class Outbox:
     """What one socket still has to send: a few replies, and at most one snapshot (newest wins).
 
     With a `direct` writer, a snapshot offered while the socket has nothing else to send and is
-    keeping up is written at once as ready-made frame bytes (`on_push` is then called); otherwise
-    it waits here for the socket's sender, exactly as without one.
+    keeping up is written at once as ready-made frame bytes (`offer_snapshot` then answers True and
+    `on_push`, if given, is called); otherwise it waits here for the socket's sender, exactly as
+    without one.
     """
+
+    __slots__ = (
+        "_close",
+        "_direct",
+        "_max_replies",
+        "_on_push",
+        "_ready",
+        "_replies",
+        "_sending",
+        "_snapshot",
+        "skipped",
+    )
 
     def __init__(
         self, max_replies: int, direct: DirectWriter | None = None, on_push: Callable[[], None] | None = None
@@ -53,24 +67,29 @@ class Outbox:
         self._close = CloseRequest(code)
         self._ready.set()
 
-    def offer_snapshot(self, frame: str, wire: bytes | None = None) -> None:
-        """Offer a push; `wire` is the same push as a whole WebSocket frame, for the direct path."""
+    def offer_snapshot(self, frame: str, wire: bytes | None = None) -> bool:
+        """Offer a push; `wire` is the same push as a whole WebSocket frame, for the direct path.
+
+        True when it was written directly; False when it waits for the socket's sender.
+        """
+        direct = self._direct
         if (
-            wire is not None
-            and self._direct is not None
+            direct is not None
+            and wire is not None
             and not self._sending
             and self._snapshot is None
             and not self._replies
             and self._close is None
-            and self._direct.write(wire)
+            and direct.write(wire)
         ):
             if self._on_push is not None:
                 self._on_push()
-            return
+            return True
         if self._snapshot is not None:
             self.skipped += 1
         self._snapshot = frame
         self._ready.set()
+        return False
 
     def offer_reply(self, frame: str) -> bool:
         """Queue a reply; False when the client already has `max_replies` unread (it floods)."""
@@ -96,8 +115,18 @@ class Outbox:
 
 
 class SnapshotHub:
-    def __init__(self, backend: Backend, prefix: str, history_size: int, cache_ttl: float) -> None:
+    """`on_pushes(n)`, if given, is told after each snapshot how many sockets it was written to directly."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        prefix: str,
+        history_size: int,
+        cache_ttl: float,
+        on_pushes: Callable[[int], None] | None = None,
+    ) -> None:
         self._backend = backend
+        self._on_pushes = on_pushes
         self._channel = f"{prefix}snapshots"
         self._cache_key = f"{prefix}snapshot"
         self._history_key = f"{prefix}history"
@@ -199,8 +228,10 @@ class SnapshotHub:
             return
         frame = snapshot.frame
         wire = text_frame(frame.encode())  # the same bytes for every socket: built once
-        for outbox in self._outboxes:
-            outbox.offer_snapshot(frame, wire)
+        # One C-level pass over the sockets; the direct writes are counted once, not per socket.
+        written = sum(map(Outbox.offer_snapshot, self._outboxes, repeat(frame), repeat(wire)))
+        if written and self._on_pushes is not None:
+            self._on_pushes(written)
 
     def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
         if ok and not self.backend_ok:

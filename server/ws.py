@@ -97,9 +97,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     observability.sockets.inc()
     ip = _client_ip(websocket)
     log.info("WebSocket client connected { ip: '%s' }", ip)
-    # Pushes to a client that keeps up are written by the hub itself (one write per socket);
-    # `on_push` counts them, as the sender counts the ones it writes.
-    outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket), on_push=observability.pushes.inc)
+    # Pushes to a client that keeps up are written by the hub itself (one write per socket) and
+    # counted there once per snapshot; the sender counts the ones it writes.
+    outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket))
     hub.attach(outbox)
     if hub.latest is not None:
         outbox.offer_snapshot(hub.latest.frame)
