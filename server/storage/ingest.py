@@ -26,14 +26,11 @@ from server.storage.models import ContentView, Transaction, UserActivity
 
 _MAX_ATTEMPTS = 3
 
-# Batches take turns on PostgreSQL: the triggers behind the tables upsert shared rows (per content
-# and hour, per user and day) once per statement, and a batch writes three tables in three
-# statements, so two batches writing at once could each hold rows the other needs next, and
-# deadlock. A batch holds this lock from its first write to its commit; parsing, validation and
-# the column arrays are done before it, in parallel with other requests.
-_PG_INGEST_LOCK = text("SELECT pg_advisory_xact_lock(7306152013)")
-# A deadlock with another writer (the platform writing the tables directly) or a serialization
-# failure: the whole batch is tried again, as for a lost race.
+# Batches write at the same time on PostgreSQL: the rollup and snapshot-total triggers append
+# rows (migrations 0006, 0007), so batches share no row there. They can still meet on a user's
+# row of the day (`active_user_days`, upserted in key order by each table's trigger) or on a
+# transaction, and in rare orders deadlock; or fail to serialize: the whole batch is tried again,
+# as for a lost race.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
@@ -160,9 +157,8 @@ async def _store(conn: AsyncConnection, batch: _Batch, received_at: datetime, cu
 
 
 async def _store_postgresql(conn: AsyncConnection, batch: _Batch, received_at: datetime, currency: str) -> IngestResult:
-    """Lock, read the batch's stored transactions, then every write in one statement: few round
-    trips while the lock is held, whatever the batch holds."""
-    await conn.execute(_PG_INGEST_LOCK)
+    """Read (and lock) the batch's stored transactions, then every write in one statement: two
+    round trips at most, whatever the batch holds."""
     plan = _TxPlan()
     if batch.transactions:
         ids = sorted({e.id for _, e in batch.transactions})

@@ -8,9 +8,13 @@ reference), read from what the triggers keep instead of from all the rows:
   quarter up to `now`, and a period start off the quarter grid, which no zone in use has);
 - `activeUsers.current`: the raw moments of the last 5 minutes, on covering indexes;
 - `activeUsers.today` on PostgreSQL: the users counted for the local day in `active_day_counts`,
-  less those whose moments today are all still ahead of `now`; on SQLite, or for a day the
-  day tables do not cover, the plain distinct count;
+  corrected by the deltas the triggers appended since the last fold (migration 0007), less
+  those whose moments today are all still ahead of `now`; on SQLite, or for a day the day
+  tables do not cover, the plain distinct count;
 - `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index.
+
+On PostgreSQL the snapshot also folds the rollups' recent delta rows (migration 0007) once the
+15-minute rollups hold more than a few for the last two quarters.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, period_starts
 from server.storage.models import SnapshotLog, Transaction
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
-from server.storage.rollups import QUARTER, ceil_to, floor_to
+from server.storage.rollups import QUARTER, ceil_to, floor_to, fold_recent
 from server.storage.types import UtcDateTime
 
 # Must match migration 0006: the day tables' writers take it shared, a rebuild exclusive.
@@ -71,6 +75,8 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
     )
     if postgres:
         columns.extend([_scalar(_CONFIG.c.zone, source=_CONFIG), _scalar(_CONFIG.c.since_day, source=_CONFIG)])
+        recent = floor_to(now, QUARTER) - QUARTER
+        columns.extend(_scalar(func.count(), rollup.c.bucket >= recent) for rollup in (_SALES, _VIEWS))
     row = (await conn.execute(select(*columns))).one()
     pending, completed, failed, revenue_total, views, delta_rows = row[:6]
     rollup_cents, raw_cents = row[6:9], row[9:12]
@@ -82,6 +88,9 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
         ).scalar_one()
     if postgres and delta_rows > _FOLD_AT:
         await _fold(conn, _FOLD_TOTALS)
+    if postgres and row[16] + row[17] > _FOLD_AT:
+        await _take_fold_locks(conn)
+        await fold_recent(conn, now)
     today, week, month = (int(rollup) + _to_cents(raw) for rollup, raw in zip(rollup_cents, raw_cents, strict=True))
     return MetricInputs(
         revenue_total_cents=int(revenue_total),
@@ -101,6 +110,7 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
 # -- revenue of the periods ------------------------------------------------------------------
 
 _SALES = table("rollup_sales_15m", column("bucket", UtcDateTime()), column("revenue_cents"))
+_VIEWS = table("rollup_views_15m", column("bucket", UtcDateTime()))
 _Range = tuple[datetime, datetime | None]  # [lo, hi), or [lo, now] when hi is None
 
 
@@ -176,9 +186,11 @@ async def _active_today(
             {"today": today, "now": now, "until": tomorrow_start + timedelta(hours=3), "zone": name, "since": since},
         )
     ).one()
-    users, rows, stale_rows = counted
+    users, rows, stale_rows, deltas = counted
     if stale_rows:
         await _prune(conn, since)
+    if deltas:
+        await _fold(conn, _FOLD_DELTAS)
     if rows > _FOLD_AT:
         await _fold(conn, _FOLD_DAY, today=today)
     return int(users)
@@ -191,9 +203,14 @@ def _ahead(column: str, table: str, extra: str = "") -> str:
     )
 
 
-# Users counted for today, less those whose every moment today is after `now` (one snapshot).
+# Users counted for today, plus those the unfolded deltas bring (or take away), less those whose
+# every moment today is after `now` (one snapshot).
 _TODAY = text(
-    "SELECT (SELECT coalesce(sum(users), 0) FROM active_day_counts WHERE day = :today)"
+    "WITH d AS (SELECT user_id, sum(n) AS n FROM active_user_day_deltas WHERE day = :today GROUP BY user_id)"
+    " SELECT (SELECT coalesce(sum(users), 0) FROM active_day_counts WHERE day = :today)"
+    " + (SELECT coalesce(sum(CASE WHEN coalesce(a.n, 0) + d.n > 0 THEN 1 ELSE 0 END"
+    " - CASE WHEN coalesce(a.n, 0) > 0 THEN 1 ELSE 0 END), 0)"
+    " FROM d LEFT JOIN active_user_days a ON a.day = :today AND a.user_id = d.user_id)"
     " - (SELECT count(*) FROM (SELECT user_id, count(*) AS ahead FROM ("
     + " UNION ALL ".join(
         [
@@ -204,11 +221,14 @@ _TODAY = text(
             _ahead("status_changed_at", "transactions"),
         ]
     )
-    + ") m GROUP BY user_id) f JOIN active_user_days a ON a.day = :today AND a.user_id = f.user_id"
-    " WHERE a.n = f.ahead),"
+    + ") m GROUP BY user_id) f"
+    " WHERE f.ahead = coalesce((SELECT a.n FROM active_user_days a WHERE a.day = :today AND a.user_id = f.user_id), 0)"
+    " + coalesce((SELECT d.n FROM d WHERE d.user_id = f.user_id), 0)),"
     " (SELECT count(*) FROM active_day_counts WHERE day = :today),"
     " EXISTS (SELECT 1 FROM active_user_days WHERE day < :since)"
     " OR EXISTS (SELECT 1 FROM active_day_counts WHERE day < :since)"
+    " OR EXISTS (SELECT 1 FROM active_user_day_deltas WHERE day < :since),"
+    " EXISTS (SELECT 1 FROM active_user_day_deltas)"
 ).bindparams(
     bindparam("today", type_=Date()),
     bindparam("since", type_=Date()),
@@ -216,6 +236,19 @@ _TODAY = text(
     bindparam("until", type_=UtcDateTime()),
 )
 
+# The triggers' deltas into the day rows (only folders write those), and the change in users with
+# at least one moment into the day counts.
+_FOLD_DELTAS = text(
+    "WITH gone AS (DELETE FROM active_user_day_deltas RETURNING day, user_id, n),"
+    " c AS (SELECT day, user_id, sum(n) AS d FROM gone GROUP BY 1, 2 HAVING sum(n) <> 0),"
+    " up AS (INSERT INTO active_user_days AS r (day, user_id, n) SELECT day, user_id, d FROM c"
+    " ORDER BY day, user_id ON CONFLICT (day, user_id) DO UPDATE SET n = r.n + EXCLUDED.n"
+    " RETURNING r.day, r.user_id, r.n),"
+    " moved AS (SELECT up.day, CASE WHEN up.n > 0 AND up.n - c.d <= 0 THEN 1"
+    " WHEN up.n <= 0 AND up.n - c.d > 0 THEN -1 ELSE 0 END AS users"
+    " FROM up JOIN c ON c.day = up.day AND c.user_id = up.user_id)"
+    " INSERT INTO active_day_counts (day, users) SELECT day, sum(users) FROM moved GROUP BY day HAVING sum(users) <> 0"
+)
 _FOLD_DAY = text(
     "WITH gone AS (DELETE FROM active_day_counts WHERE day = :today RETURNING users)"
     " INSERT INTO active_day_counts (day, users) SELECT :today, coalesce(sum(users), 0) FROM gone"
@@ -227,10 +260,14 @@ async def _fold(conn: AsyncConnection, statement: Any, **params: Any) -> None:
 
     Losing the fold in a crash loses nothing (it is all or nothing), so its commit needs no flush.
     """
+    await _take_fold_locks(conn)
+    await conn.execute(statement, params)
+
+
+async def _take_fold_locks(conn: AsyncConnection) -> None:
     await conn.execute(text(f"SELECT pg_advisory_xact_lock_shared({ACTIVE_DAYS_LOCK})"))
     await conn.execute(text(f"SELECT pg_advisory_xact_lock({_FOLD_LOCK})"))
     await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    await conn.execute(statement, params)
 
 
 async def _prune(conn: AsyncConnection, since: date) -> None:
@@ -242,6 +279,7 @@ async def _prune(conn: AsyncConnection, since: date) -> None:
         {"s": since},
     )
     await conn.execute(text("DELETE FROM active_day_counts WHERE day < :s"), {"s": since})
+    await conn.execute(text("DELETE FROM active_user_day_deltas WHERE day < :s"), {"s": since})
 
 
 async def _rebuild(conn: AsyncConnection, zone: str, since: date) -> bool:

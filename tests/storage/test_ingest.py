@@ -1,6 +1,6 @@
 """`store_events` on every stack: a batch mixing every kind of event is stored in one go and counted
-exactly, and concurrent batches over the same users and content all land (on PostgreSQL the table
-triggers upsert shared rows; batches take turns instead of deadlocking)."""
+exactly, and concurrent batches over the same users and content all land (on PostgreSQL they write
+at the same time: the table triggers append delta rows and share no row, so none deadlocks)."""
 
 from __future__ import annotations
 

@@ -87,6 +87,34 @@ async def test_rollups_equal_the_plain_queries_on_random_writes(engine: AsyncEng
             assert await rollups.views(conn, edges) == await history.views(conn, edges)
 
 
+async def test_folded_rollups_keep_one_row_per_bucket_and_the_same_sums(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        return  # SQLite's rollups keep one row per bucket all along
+    rng = random.Random(11)
+    await _random_rows(engine, rng, 300)
+    keys = {
+        "rollup_sales_15m": "bucket",
+        "rollup_views_15m": "bucket",
+        "rollup_content_hour": "bucket, content_id",
+        "rollup_content_day": "bucket, content_id",
+    }
+    count_extra = " + ".join(f"(SELECT count(*) - count(DISTINCT ({key})) FROM {name})" for name, key in keys.items())
+    async with engine.connect() as conn:
+        assert (await conn.execute(text(f"SELECT {count_extra}"))).scalar_one() > 0
+    async with engine.begin() as conn:
+        await rollups.fold_recent(conn, T0)  # every bucket is on or after the one before T0's
+    async with engine.connect() as conn:
+        assert (await conn.execute(text(f"SELECT {count_extra}"))).scalar_one() == 0
+        for _ in range(6):
+            start, end = _random_range(rng)
+            assert _by_content(await rollups.content_figures(conn, start, end)) == _by_content(
+                await history.content_figures(conn, start, end)
+            )
+            edges = buckets(start, end, rng.choice(["hour", "day"]), ZoneInfo("Asia/Kathmandu"), 5000)
+            assert await rollups.revenue_and_purchases(conn, edges) == await history.revenue_and_purchases(conn, edges)
+            assert await rollups.views(conn, edges) == await history.views(conn, edges)
+
+
 async def test_unaligned_buckets_read_their_edges_from_raw_rows(engine: AsyncEngine) -> None:
     rng = random.Random(7)
     await _random_rows(engine, rng, 300)
