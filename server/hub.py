@@ -18,10 +18,13 @@ import anyio
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
+from server.heap import HeapSettler
 from server.snapshot import Snapshot
 from server.wire import DirectWriter, text_frame
 
 log = logging.getLogger("server.hub")
+
+_SETTLE_DELAY = 0.05  # seconds after a push before the heap is settled
 
 
 class CloseRequest(int):
@@ -124,9 +127,11 @@ class SnapshotHub:
         history_size: int,
         cache_ttl: float,
         on_pushes: Callable[[int], None] | None = None,
+        heap: HeapSettler | None = None,
     ) -> None:
         self._backend = backend
         self._on_pushes = on_pushes
+        self._heap = heap or HeapSettler()
         self._channel = f"{prefix}snapshots"
         self._cache_key = f"{prefix}snapshot"
         self._history_key = f"{prefix}history"
@@ -232,6 +237,10 @@ class SnapshotHub:
         written = sum(map(Outbox.offer_snapshot, self._outboxes, repeat(frame), repeat(wire)))
         if written and self._on_pushes is not None:
             self._on_pushes(written)
+        if self._heap.due(len(self._outboxes), time.monotonic()):
+            # Right after a push, once the senders of the sockets it could not write to directly
+            # have had their turn: the next push is an interval away.
+            asyncio.get_running_loop().call_later(_SETTLE_DELAY, self._heap.settle, len(self._outboxes))
 
     def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
         if ok and not self.backend_ok:
