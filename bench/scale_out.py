@@ -32,7 +32,17 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from bench.wsrig import ROOT, Run, _seed_events, _stop, _wait_listening, free_port, load, quantile, raise_fd_limit
+from bench.wsrig import (
+    Run,
+    _seed_events,
+    _stop,
+    _wait_listening,
+    free_port,
+    load,
+    quantile,
+    raise_fd_limit,
+    server_env,
+)
 from server.storage.db import create_database, create_engine, drop_database
 
 BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,21 +64,12 @@ async def _computed_between(url: str, first: int, last: int) -> int:
 def _instance(workdir: Path, url: str, prefix: str) -> Iterator[tuple[int, int]]:
     """One `python -m server` on the shared database and Redis prefix; yields (pid, port)."""
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("METRICS_", "REDIS_", "DATABASE_")) and key not in ("HOST", "PORT")
-    }
-    env.update(
-        PYTHONPATH=str(ROOT),
+    env = server_env(
+        port,
         DATABASE_URL=url,
         REDIS_URL=REDIS_URL,
         METRICS_REDIS_PREFIX=prefix,
         METRICS_INTERVAL=str(INTERVAL),
-        METRICS_SOCKETS_PER_ADDRESS="100000",
-        METRICS_REQUESTS_PER_SECOND="10000",
-        HOST="127.0.0.1",
-        PORT=str(port),
     )
     with (workdir / f"sidecar-{port}.log").open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "server"], cwd=workdir, env=env, stdout=log, stderr=log)

@@ -90,12 +90,9 @@ def _seed_events() -> list[dict[str, object]]:
     return events
 
 
-@contextmanager
-def sidecar(workdir: Path, interval: float) -> Iterator[tuple[int, int]]:
-    """The real sidecar on a fresh SQLite file; yields (pid, port)."""
-    port = free_port()
-    database = workdir / "fanout.db"
-    database.unlink(missing_ok=True)
+def server_env(port: int, **settings: str) -> dict[str, str]:
+    """The environment of a benchmark's `python -m server` on `port`: none of the caller's own
+    settings, socket and request limits raised for the load, plus `settings`."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -103,13 +100,22 @@ def sidecar(workdir: Path, interval: float) -> Iterator[tuple[int, int]]:
     }
     env.update(
         PYTHONPATH=str(ROOT),
-        DATABASE_URL=f"sqlite:///{database}",
-        METRICS_INTERVAL=str(interval),
         METRICS_SOCKETS_PER_ADDRESS="100000",
         METRICS_REQUESTS_PER_SECOND="10000",
         HOST="127.0.0.1",
         PORT=str(port),
+        **settings,
     )
+    return env
+
+
+@contextmanager
+def sidecar(workdir: Path, interval: float) -> Iterator[tuple[int, int]]:
+    """The real sidecar on a fresh SQLite file; yields (pid, port)."""
+    port = free_port()
+    database = workdir / "fanout.db"
+    database.unlink(missing_ok=True)
+    env = server_env(port, DATABASE_URL=f"sqlite:///{database}", METRICS_INTERVAL=str(interval))
     # Run outside the project folder, so that no .env there configures it.
     with (workdir / "sidecar.log").open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "server"], cwd=workdir, env=env, stdout=log, stderr=log)
