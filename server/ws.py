@@ -208,6 +208,7 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
     budget = TokenBucket(rate=per_minute / 60, burst=per_minute, level=per_minute, updated=time.monotonic())
     refused = 0
     while True:
+        wants_alerts: bool | None = None
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return None
@@ -225,38 +226,34 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
                 return CLOSE_FLOODING
             reply = _error("rate_limited", f"at most {per_minute} messages a minute")
         elif text is not None:
-            reply = _reply(text, hub)
-            if reply.startswith('{"type":"subscribed"'):
-                # The acknowledgement goes first, then the alerts firing now, then every transition.
-                if not outbox.offer_reply(reply):
-                    return CLOSE_FLOODING
-                if '"alerts":true' in reply:
-                    websocket.state.alerts.subscribe(outbox)
-                else:
-                    websocket.state.alerts.unsubscribe(outbox)
-                continue
+            reply, wants_alerts = _reply(text, hub)
         else:
             reply = _error("invalid_message", "binary frames are not supported; send JSON text")
         if not outbox.offer_reply(reply):
             log.warning("WebSocket client floods requests, closing { ip: '%s' }", _client_ip(websocket))
             return CLOSE_FLOODING
+        if wants_alerts is not None:
+            # After its acknowledgement: then the alerts firing now, then every transition.
+            alerts: AlertFeed = websocket.state.alerts
+            (alerts.subscribe if wants_alerts else alerts.unsubscribe)(outbox)
 
 
-def _reply(text: str, hub: SnapshotHub) -> str:
+def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None]:
+    """The answer to one text message, and whether it asked for alerts (None: it said nothing of them)."""
     try:
         request: Any = json.loads(text)
     except (ValueError, RecursionError):
-        return _error("invalid_json", "the message is not valid JSON")
+        return _error("invalid_json", "the message is not valid JSON"), None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
-        return _error("invalid_message", 'a message is a JSON object with a string "type"')
+        return _error("invalid_message", 'a message is a JSON object with a string "type"'), None
     kind = request["type"]
     if kind == "ping":
-        return _PONG
+        return _PONG, None
     if kind == "history":
-        return hub.history_frame()
+        return hub.history_frame(), None
     if kind == "subscribe":
         alerts = request.get("alerts")
         if not isinstance(alerts, bool):
-            return _error("invalid_message", 'subscribe takes {"type": "subscribe", "alerts": true | false}')
-        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}"
-    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history or subscribe")
+            return _error("invalid_message", 'subscribe takes {"type": "subscribe", "alerts": true | false}'), None
+        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts
+    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history or subscribe"), None
