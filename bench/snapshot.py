@@ -8,7 +8,7 @@ postgresql://postgres@127.0.0.1:5432/test; see `bench.snapshot_data`), adds ten 
 traffic with plain SQL, then, for one `now`, times:
   - the product's read (`read_snapshot_inputs`, what the snapshot loop runs), wall time and this
     process's CPU time per snapshot;
-  - the whole computation through `MetricsService.refresh()` (read, compute, log, publish);
+  - the whole computation through `SnapshotLoop.refresh()` (read, compute, fenced log write, publish);
   - the plain aggregates (`read_metric_inputs`, the reference);
 checks that the two reads give exactly the same inputs and prints medians and the ratio.
 """
@@ -26,10 +26,13 @@ from zoneinfo import ZoneInfo
 
 from server.backends import create_backend
 from server.hub import SnapshotHub
+from server.leadership import Leadership
 from server.metrics import period_starts
-from server.service import MetricsService
+from server.observability import SidecarMetrics
 from server.settings import Settings
+from server.snapshot_loop import SnapshotLoop
 from server.storage.db import create_engine
+from server.storage.migrate import upgrade_to_head
 from server.storage.queries import read_metric_inputs
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
@@ -72,19 +75,22 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int) -> None:
         assert fast == slow == first, f"the snapshot read differs from the plain aggregates:\n{fast}\n{slow}"
 
         settings = Settings(database_url=url, embedded=False, interval=5, timezone=zone.key)
+        await upgrade_to_head(engine)
         backend = create_backend(None)
         await backend.connect()
-        hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl)
-        service = MetricsService(settings, engine, backend, hub, clock=lambda: now)
-        await service.start()  # the id sequence from the log, then a first snapshot
-        whole_ms, whole_cpu, _ = await _timed(service.refresh, runs)
+        hub = SnapshotHub(backend, settings.redis_prefix, settings.history_size, settings.cache_ttl, clock=lambda: now)
+        leadership = Leadership(engine, settings.interval)
+        loop = SnapshotLoop(settings, engine, hub, leadership, observability=SidecarMetrics(), clock=lambda: now)
+        await loop.start()  # the kept snapshots from the log, the lease, then a first snapshot
+        whole_ms, whole_cpu, _ = await _timed(loop.refresh, runs)
+        await leadership.release()
         await backend.disconnect()
     finally:
         await engine.dispose()
     print(f"\nnow = {now.isoformat()}, zone {zone.key}; inputs: {fast}")
     print(f"\n{'per snapshot (medians)':<44}{'wall ms':>10}{'CPU ms':>9}")
     print(f"{'product read (read_snapshot_inputs)':<44}{fast_ms:>10.2f}{fast_cpu:>9.2f}")
-    print(f"{'whole refresh through MetricsService':<44}{whole_ms:>10.2f}{whole_cpu:>9.2f}")
+    print(f"{'whole refresh through SnapshotLoop':<44}{whole_ms:>10.2f}{whole_cpu:>9.2f}")
     print(f"{'plain aggregates (read_metric_inputs)':<44}{slow_ms:>10.1f}{slow_cpu:>9.2f}")
     print(f"ratio plain / product read: {slow_ms / fast_ms:,.0f}x; inputs equal: yes")
 

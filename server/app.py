@@ -19,11 +19,14 @@ from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
 from server.hub import SnapshotHub
+from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
 from server.observability import SidecarMetrics
 from server.routes import exception_handlers, routes
-from server.service import MetricsService, utc_now
+from server.service import MetricsService
 from server.settings import Settings
+from server.snapshot_loop import SnapshotLoop, utc_now
+from server.storage import snapshot_log
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
 
@@ -39,24 +42,36 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         engine = create_engine(settings.database_url)
         backend = create_backend(settings.redis_url)
         tasks: list[asyncio.Task[None]] = []
-        service: MetricsService | None = None
+        loop: SnapshotLoop | None = None
+        leadership: Leadership | None = None
         try:
             await upgrade_to_head(engine)
+            # Every Redis key and channel carries this database's id: a deployment that starts on a
+            # fresh database never serves what another one left in a shared Redis.
+            prefix = f"{settings.redis_prefix}{await snapshot_log.deployment_id(engine)}:"
             await backend.connect()
             observability = SidecarMetrics()
             hub = SnapshotHub(
                 backend,
-                settings.redis_prefix,
+                prefix,
                 settings.history_size,
                 settings.cache_ttl,
+                interval=settings.interval,
                 on_pushes=observability.pushes.inc,  # direct writes, counted once per snapshot
+                on_received=observability.received,
+                clock=clock,
             )
-            alert_feed = AlertFeed(backend, settings.redis_prefix)
+            alert_feed = AlertFeed(backend, prefix)
             alerts = AlertMonitor(settings.alert_rules, engine, alert_feed, settings.zone)
+            leadership = Leadership(engine, settings.interval)
+            loop = SnapshotLoop(
+                settings, engine, hub, leadership, observability=observability, alerts=alerts, clock=clock
+            )
+            observability.watch(hub, leadership)
             service = MetricsService(settings, engine, backend, hub, clock, observability, alerts)
-            await service.start()
+            await loop.start()
             tasks = [
-                asyncio.create_task(service.run()),
+                asyncio.create_task(loop.run()),
                 asyncio.create_task(hub.listen(settings.pubsub_silence)),
                 asyncio.create_task(alert_feed.listen()),
             ]
@@ -65,18 +80,21 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             yield {
                 "settings": settings,
                 "service": service,
+                "snapshots": loop,
                 "hub": hub,
                 "alerts": alert_feed,
                 "observability": observability,
                 "sockets_by_address": AddressCounter(settings.sockets_per_address),
             }
         finally:
-            if service is not None:
-                service.stop()
+            if loop is not None:
+                loop.stop()
                 if tasks:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
-                await service.release()
+            if leadership is not None:
+                with contextlib.suppress(Exception):
+                    await leadership.release()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

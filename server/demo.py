@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.errors import ConfigurationError
 from server.metrics import period_starts
-from server.service import is_database_down
 from server.settings import Settings
 from server.simulate import Catalogue, ZipfChooser, user_id
 from server.storage.db import create_engine, write_connection
+from server.storage.errors import is_database_down
 from server.storage.migrate import upgrade_to_head
 from server.storage.models import ContentView, Transaction, UserActivity
 

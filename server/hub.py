@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from itertools import repeat
 
 import anyio
@@ -25,6 +26,11 @@ from server.wire import DirectWriter, text_frame
 log = logging.getLogger("server.hub")
 
 _SETTLE_DELAY = 0.05  # seconds after a push before the heap is settled
+STALE_AFTER_INTERVALS = 2  # a snapshot older than this many intervals is served as stale
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CloseRequest(int):
@@ -118,7 +124,15 @@ class Outbox:
 
 
 class SnapshotHub:
-    """`on_pushes(n)`, if given, is told after each snapshot how many sockets it was written to directly."""
+    """The snapshots this instance serves: the newest, a short history, and how fresh they are.
+
+    A snapshot is fresh while it is at most two intervals old and the instance computing it has
+    not said that its refresh failed. Past that, `current()` is the same snapshot (same id, same
+    numbers) marked `"stale": true`, and `tick()` pushes that marked copy to every socket once
+    an interval until a newer snapshot arrives: a number that may be old is never served as live.
+
+    `on_pushes(n)`, if given, is told after each snapshot how many sockets it was written to directly.
+    """
 
     def __init__(
         self,
@@ -126,22 +140,34 @@ class SnapshotHub:
         prefix: str,
         history_size: int,
         cache_ttl: float,
+        *,
+        interval: float = 5.0,
         on_pushes: Callable[[int], None] | None = None,
+        on_received: Callable[[str], None] | None = None,
         heap: HeapSettler | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._backend = backend
         self._on_pushes = on_pushes
+        self._on_received = on_received
         self._heap = heap or HeapSettler()
         self._channel = f"{prefix}snapshots"
-        self._cache_key = f"{prefix}snapshot"
-        self._history_key = f"{prefix}history"
+        self.cache_key = f"{prefix}snapshot"
+        self.history_key = f"{prefix}history"
         self._cache_ttl = cache_ttl
+        self._interval = interval
+        self._clock = clock
+        self._monotonic = monotonic
         self._history: deque[Snapshot] = deque(maxlen=history_size)
         self._outboxes: set[Outbox] = set()
         self._emptied = asyncio.Event()
         self.latest: Snapshot | None = None
+        self._born = 0.0  # when `latest` was computed, on this process's monotonic clock (estimated)
+        self._failed_id: int | None = None  # `latest`'s id once its computing instance said a refresh failed
+        self._stale_pushed: float | None = None  # when the stale copy of `latest` was last pushed
         self.backend_ok = True
-        self.last_received = time.monotonic()  # when the backend channel last delivered
+        self.last_received = monotonic()  # when the backend channel last delivered
 
     @property
     def clients(self) -> int:
@@ -165,29 +191,86 @@ class SnapshotHub:
         for outbox in self._outboxes:
             outbox.close(code)
 
+    # -- freshness ---------------------------------------------------------------------------
+
+    def age(self) -> float | None:
+        """Seconds since `latest` was computed (None before any)."""
+        return None if self.latest is None else max(0.0, self._monotonic() - self._born)
+
+    def stale_reason(self) -> str | None:
+        """Why `latest` may no longer be current, or None while it is fresh."""
+        if self.latest is None:
+            return "no snapshot has been computed yet"
+        if self._failed_id == self.latest.id:
+            return "the latest refresh from the database failed"
+        age = self.age() or 0.0
+        if age > STALE_AFTER_INTERVALS * self._interval:
+            return f"the latest snapshot is {age:.0f} s old: none was computed for {age / self._interval:.0f} intervals"
+        return None
+
+    def current(self) -> Snapshot | None:
+        """`latest` as it must be served now: marked stale once it may no longer be current."""
+        if self.latest is None or self.stale_reason() is None:
+            return self.latest
+        return self.latest.as_stale()
+
+    def tick(self) -> None:
+        """While `latest` is stale, push its stale copy to every socket once an interval."""
+        if self.latest is None or self.stale_reason() is None:
+            return
+        now = self._monotonic()
+        if self._stale_pushed is not None and now - self._stale_pushed < self._interval:
+            return
+        self._stale_pushed = now
+        self._push(self.latest.as_stale())
+
+    # -- what comes in -----------------------------------------------------------------------
+
     def history_frame(self) -> str:
-        items = ",".join(s.encoded.decode() for s in self._history)
+        """The `history` reply: the kept snapshots, oldest first, ending with `current()`."""
+        kept = list(self._history)
+        current = self.current()
+        if kept and current is not None and kept[-1].id == current.id:
+            kept[-1] = current
+        items = ",".join(s.encoded.decode() for s in kept)
         return '{"type":"history","data":[' + items + "]}"
 
     def prefill(self, snapshots: list[Snapshot]) -> None:
         """Load history kept from before this process started (oldest first)."""
         for snapshot in snapshots:
-            self._accept(snapshot)
+            self._accept(snapshot, self._age_by_timestamp(snapshot), "storage")
+
+    def take_from_storage(self, snapshots: list[Snapshot]) -> None:
+        """Deliver snapshots read from the database because the relay was late (oldest first)."""
+        for snapshot in snapshots:
+            self._deliver(snapshot, self._age_by_timestamp(snapshot), "database")
 
     async def publish(self, snapshot: Snapshot) -> None:
-        """Deliver locally now, then cache and publish for the other instances."""
-        self._deliver(snapshot)
+        """Deliver a snapshot computed here locally now, then cache and publish it for the other instances."""
+        self._deliver(snapshot, 0.0, "computed")
         try:
-            await self._backend.set_snapshot(self._cache_key, snapshot.encoded, self._cache_ttl)
-            await self._backend.push_history(self._history_key, snapshot.encoded, self._history.maxlen or 20)
+            await self._backend.set_snapshot(self.cache_key, snapshot.encoded, self._cache_ttl)
+            await self._backend.push_history(self.history_key, snapshot.encoded, self._history.maxlen or 20)
             await self._backend.publish(self._channel, snapshot.encoded)
             self._set_backend_ok(True)
         except BackendUnavailable as exc:
             self._set_backend_ok(False, exc)
 
+    async def publish_failure(self) -> None:
+        """The refresh after `latest` failed here: serve it as stale at once, and tell every instance."""
+        if self.latest is None:
+            return
+        self._failed_id = self.latest.id
+        self._stale_pushed = None
+        self.tick()
+        try:
+            await self._backend.publish(self._channel, self.latest.as_stale().encoded)
+        except BackendUnavailable as exc:
+            self._set_backend_ok(False, exc)
+
     async def load_backend_history(self) -> list[Snapshot]:
         try:
-            return [Snapshot.from_encoded(item) for item in await self._backend.history(self._history_key)]
+            return [Snapshot.from_encoded(item) for item in await self._backend.history(self.history_key)]
         except BackendUnavailable as exc:
             self._set_backend_ok(False, exc)
             return []
@@ -198,7 +281,7 @@ class SnapshotHub:
         Snapshots are published every interval, so a channel silent for `silence` seconds is
         dead even if no error said so: the subscription is then made anew.
         """
-        self.last_received = time.monotonic()
+        self.last_received = self._monotonic()
         while True:
             try:
                 messages = aiter(self._backend.subscribe(self._channel))
@@ -209,8 +292,8 @@ class SnapshotHub:
                         log.warning("no snapshot through the cache backend for %.0f s; subscribing again", silence)
                         await messages.aclose()  # type: ignore[attr-defined]
                         break
-                    self.last_received = time.monotonic()
-                    self._deliver(Snapshot.from_encoded(message))
+                    self.last_received = self._monotonic()
+                    self._relay(message)
             except StopAsyncIteration:
                 return  # the backend disconnected: shutting down
             except BackendUnavailable as exc:
@@ -219,18 +302,55 @@ class SnapshotHub:
 
     def relaying(self, silence: float) -> bool:
         """False when the channel has delivered nothing for `silence` seconds."""
-        return time.monotonic() - self.last_received <= silence
+        return self._monotonic() - self.last_received <= silence
 
-    def _accept(self, snapshot: Snapshot) -> bool:
+    def _relay(self, message: bytes) -> None:
+        try:
+            snapshot = Snapshot.from_encoded(message)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed message on the snapshot channel")
+            return
+        if snapshot.stale:
+            # The computing instance could not refresh after this snapshot.
+            fresh = snapshot.as_fresh()
+            if self.latest is None or fresh.id > self.latest.id:
+                self._failed_id = fresh.id
+                self._deliver(fresh, self._age_by_timestamp(fresh), "channel")
+            elif self.latest.id == fresh.id and self._failed_id != fresh.id:
+                self._failed_id = fresh.id
+                self._stale_pushed = None
+                self.tick()
+            return
+        # Published the moment it was computed: its age is the time since it arrived.
+        self._deliver(snapshot, 0.0, "channel")
+
+    def _age_by_timestamp(self, snapshot: Snapshot) -> float:
+        computed_at = snapshot.computed_at
+        if computed_at is None:
+            return 0.0
+        return max(0.0, (self._clock() - computed_at).total_seconds())
+
+    def _accept(self, snapshot: Snapshot, age: float, via: str) -> bool:
         if self.latest is not None and snapshot.id <= self.latest.id:
             return False
         self.latest = snapshot
+        self._born = self._monotonic() - age
+        self._stale_pushed = None
         self._history.append(snapshot)
+        if self._on_received is not None:
+            self._on_received(via)
         return True
 
-    def _deliver(self, snapshot: Snapshot) -> None:
-        if not self._accept(snapshot):
+    def _deliver(self, snapshot: Snapshot, age: float, via: str) -> None:
+        if not self._accept(snapshot, age, via):
             return
+        current = self.current()
+        assert current is not None
+        if current is not snapshot:  # already stale on arrival (read back from storage, say)
+            self._stale_pushed = self._monotonic()
+        self._push(current)
+
+    def _push(self, snapshot: Snapshot) -> None:
         frame = snapshot.frame
         wire = text_frame(frame.encode())  # the same bytes for every socket: built once
         # One C-level pass over the sockets; the direct writes are counted once, not per socket.

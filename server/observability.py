@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from server.hub import SnapshotHub
+    from server.leadership import Leadership
+
+SNAPSHOT_OUTCOMES = ("computed", "failed")
+SNAPSHOT_SOURCES = ("computed", "channel", "database", "storage")
 
 
 class SidecarMetrics:
@@ -20,7 +29,17 @@ class SidecarMetrics:
             "metrics_ws_skipped", "Snapshots a slow client skipped (a newer one replaced them)", registry=self.registry
         )
         self.snapshots = Counter(
-            "metrics_snapshots", "Snapshots computed, by outcome", ["outcome"], registry=self.registry
+            "metrics_snapshots",
+            "Snapshot refreshes on this instance, by outcome (computed, or failed: the last one is then stale)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.snapshots_received = Counter(
+            "metrics_snapshots_received",
+            "Snapshots this instance took in, by how: computed here, the Redis channel, the database "
+            "(the relay was late), storage (at start)",
+            ["via"],
+            registry=self.registry,
         )
         self.compute_seconds = Histogram(
             "metrics_snapshot_compute_seconds",
@@ -29,7 +48,17 @@ class SidecarMetrics:
             registry=self.registry,
         )
         self.leader = Gauge(
-            "metrics_leader", "1 while this instance holds the lease and computes the snapshots", registry=self.registry
+            "metrics_leader",
+            "1 while this instance holds the database's snapshot lease and computes the snapshots",
+            registry=self.registry,
+        )
+        self.snapshot_age = Gauge(
+            "metrics_snapshot_age_seconds",
+            "Age of the snapshot this instance serves (-1 before the first)",
+            registry=self.registry,
+        )
+        self.snapshot_stale = Gauge(
+            "metrics_snapshot_stale", "1 while the snapshot this instance serves is stale", registry=self.registry
         )
         self.ingest_requests = Counter(
             "metrics_ingest_requests", "Ingest requests, by outcome", ["outcome"], registry=self.registry
@@ -37,6 +66,20 @@ class SidecarMetrics:
         self.ingest_events = Counter(
             "metrics_ingest_events", "Ingested events, by result", ["result"], registry=self.registry
         )
+        # Every labelled series exists from the start, at 0, so a rate() over it is defined at once.
+        for outcome in SNAPSHOT_OUTCOMES:
+            self.snapshots.labels(outcome)
+        for via in SNAPSHOT_SOURCES:
+            self.snapshots_received.labels(via)
+
+    def watch(self, hub: SnapshotHub, leadership: Leadership) -> None:
+        """Read the live figures from the hub and the lease at each scrape."""
+        self.leader.set_function(lambda: 1.0 if leadership.leading else 0.0)
+        self.snapshot_age.set_function(lambda: -1.0 if (age := hub.age()) is None else age)
+        self.snapshot_stale.set_function(lambda: 0.0 if hub.stale_reason() is None else 1.0)
+
+    def received(self, via: str) -> None:
+        self.snapshots_received.labels(via).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,10 +15,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from server.analytics import endpoints as analytics
 from server.errors import MetricsError, PayloadTooLarge, Unavailable, ValidationFailed
 from server.events import parse_json
+from server.hub import SnapshotHub
 from server.metrics import encode
 from server.observability import SidecarMetrics
 from server.openapi import openapi_document
-from server.service import MetricsService, is_database_down
+from server.service import MetricsService
+from server.storage.errors import is_database_down
 from server.ws import metrics_socket
 
 log = logging.getLogger("server.routes")
@@ -34,7 +36,11 @@ _HTTP_CODES = {
 
 
 async def health(request: Request) -> Response:
+    """ok; degraded (with the reasons) while Redis is away or the numbers served are stale; down (503)
+    while the database cannot be reached."""
     service: MetricsService = request.state.service
+    hub: SnapshotHub = request.state.hub
+    reasons: list[str] = []
     database = "ok"
     try:
         async with asyncio.timeout(2.0):
@@ -42,29 +48,43 @@ async def health(request: Request) -> Response:
                 await conn.execute(text("SELECT 1"))
     except Exception:
         database = "down"
+        reasons.append("the database cannot be reached")
     cache = "n/a"
     if service.backend.name != "memory":
         try:
             async with asyncio.timeout(2.0):
                 await service.backend.ping()
-            # Commands answering is not enough: pub/sub must still carry the snapshots.
-            cache = "ok" if request.state.hub.relaying(service.settings.pubsub_silence) else "down"
         except Exception:
             cache = "down"
+            reasons.append("Redis does not answer; snapshots are relayed through the database")
+        else:
+            # Commands answering is not enough: pub/sub must still carry the snapshots.
+            if hub.relaying(service.settings.pubsub_silence):
+                cache = "ok"
+            else:
+                cache = "down"
+                reasons.append("Redis carries no snapshots; they are relayed through the database")
+    stale = hub.stale_reason()
+    if stale is not None:
+        reasons.append(f"the numbers served are stale: {stale}")
     if database != "ok":
         status, code = "down", 503
-    elif cache == "down":
+    elif reasons:
         status, code = "degraded", 200
     else:
         status, code = "ok", 200
-    return JSONResponse({"status": status, "database": database, "cache": cache}, status_code=code)
+    body: dict[str, Any] = {"status": status, "database": database, "cache": cache}
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+    return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
 
 async def realtime_metrics(request: Request) -> Response:
-    latest = request.state.hub.latest
-    if latest is None:
+    hub: SnapshotHub = request.state.hub
+    current = hub.current()
+    if current is None:
         raise Unavailable("no snapshot has been computed yet")
-    return Response(latest.encoded, media_type="application/json", headers={"Cache-Control": "no-store"})
+    return Response(current.encoded, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 async def alerts(request: Request) -> Response:

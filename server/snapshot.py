@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from server.metrics import encode
@@ -29,3 +31,34 @@ class Snapshot:
     def frame(self) -> str:
         """The WebSocket push, `{"type": "metrics", "data": {...}}`, built from the shared bytes."""
         return '{"type":"metrics","data":' + self.encoded.decode() + "}"
+
+    @property
+    def stale(self) -> bool:
+        return self.data.get("stale") is True
+
+    @cached_property
+    def computed_at(self) -> datetime | None:
+        """The snapshot's `timestamp`, or None when it has none."""
+        raw = self.data.get("timestamp")
+        if not isinstance(raw, str):
+            return None
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            return None
+
+    def as_stale(self) -> Snapshot:
+        """The same snapshot (id, numbers) marked `"stale": true`; built once, then shared."""
+        return self if self.stale else self._stale_copy
+
+    def as_fresh(self) -> Snapshot:
+        """The same snapshot as it was computed, `"stale": false`."""
+        return self._fresh_copy if self.stale else self
+
+    @cached_property
+    def _stale_copy(self) -> Snapshot:
+        return Snapshot.from_data({**self.data, "stale": True})
+
+    @cached_property
+    def _fresh_copy(self) -> Snapshot:
+        return Snapshot.from_data({**self.data, "stale": False})

@@ -101,8 +101,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     # counted there once per snapshot; the sender counts the ones it writes.
     outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket))
     hub.attach(outbox)
-    if hub.latest is not None:
-        outbox.offer_snapshot(hub.latest.frame)
+    current = hub.current()
+    if current is not None:
+        outbox.offer_snapshot(current.frame)
     alerts: AlertFeed = websocket.state.alerts
     if websocket.query_params.get("alerts") in ("1", "true"):
         alerts.subscribe(outbox)

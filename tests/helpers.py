@@ -8,15 +8,20 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from server.service import MetricsService
+from server.snapshot_loop import SnapshotLoop
 
 
 def service_of(client: TestClient) -> MetricsService:
     return client.app_state["service"]
 
 
+def loop_of(client: TestClient) -> SnapshotLoop:
+    return client.app_state["snapshots"]
+
+
 def refresh(client: TestClient) -> dict[str, Any]:
     """Compute a snapshot now (as the interval loop would) and return the REST body."""
-    client.portal.call(service_of(client).refresh)
+    client.portal.call(loop_of(client).refresh)
     response = client.get("/api/v1/analytics/realtime-metrics")
     assert response.status_code == 200
     return response.json()

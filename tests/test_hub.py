@@ -14,13 +14,14 @@ from tests.helpers import refresh, service_of
 def test_each_snapshot_is_cached_with_the_10_s_ttl_and_kept_in_history(client: TestClient, stack: str) -> None:
     body = refresh(client)
     service = service_of(client)
-    prefix = service.settings.redis_prefix
-    cached = client.portal.call(service.backend.get_snapshot, prefix + "snapshot")
+    hub = service.hub
+    assert hub.cache_key.startswith(service.settings.redis_prefix)  # then this database's deployment id
+    cached = client.portal.call(service.backend.get_snapshot, hub.cache_key)
     assert cached == client.get("/api/v1/analytics/realtime-metrics").content
-    history = client.portal.call(service.backend.history, prefix + "history")
+    history = client.portal.call(service.backend.history, hub.history_key)
     assert Snapshot.from_encoded(history[-1]).id == body["snapshotId"]
     if stack == "postgres-redis":
-        ttl_ms = redis.Redis.from_url(service.settings.redis_url).pttl(prefix + "snapshot")
+        ttl_ms = redis.Redis.from_url(service.settings.redis_url).pttl(hub.cache_key)
         assert 0 < ttl_ms <= 10_000
 
 

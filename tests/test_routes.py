@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.helpers import db_time, refresh, service_of, sql
+from tests.helpers import db_time, loop_of, refresh, service_of, sql
 
 SPEC_EXAMPLE: dict[str, Any] = {
     "revenue": {"total": 125000.50, "today": 5420.00, "thisWeek": 32100.00, "thisMonth": 98500.00},
@@ -262,9 +262,13 @@ def test_rows_written_by_plain_sql_show_in_the_next_snapshot(client: TestClient)
 def test_the_database_going_away_gives_503_with_retry_after(client: TestClient) -> None:
     from server.storage.db import create_engine
 
-    service = service_of(client)
+    service, loop = service_of(client), loop_of(client)
     working = service.engine
-    service.engine = create_engine("postgresql://nobody@127.0.0.1:1/none")
+
+    def use(engine: object) -> None:  # every part of the sidecar that reaches the database
+        service.engine = loop.engine = loop.leadership._engine = engine  # type: ignore[assignment]
+
+    use(create_engine("postgresql://nobody@127.0.0.1:1/none"))
     try:
         response = client.post("/api/v1/events", json={"type": "user_activity", "userId": "u"})
         assert response.status_code == 503
@@ -272,12 +276,17 @@ def test_the_database_going_away_gives_503_with_retry_after(client: TestClient) 
         assert response.json()["error"]["code"] == "unavailable"
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["status"] == "down"
+        before = client.get("/api/v1/analytics/realtime-metrics").json()
         stale = refresh(client)
-        assert stale["stale"] is True
+        assert stale == {**before, "stale": True}  # the same snapshot, now marked stale
+        assert client.get("/health").json()["reason"] == (
+            "the database cannot be reached; the numbers served are stale: the latest refresh from the database failed"
+        )
     finally:
         client.portal.call(service.engine.dispose)
-        service.engine = working
-    assert refresh(client)["stale"] is False
+        use(working)
+    fresh = refresh(client)
+    assert fresh["stale"] is False and fresh["snapshotId"] > before["snapshotId"]
 
 
 def test_errors_use_the_contract_shape_everywhere(client: TestClient) -> None:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import refresh, service_of
+from tests.helpers import loop_of, refresh, service_of
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -67,7 +67,7 @@ def test_the_python_api_tracks_events_and_reads_metrics(client: TestClient) -> N
         == 1
     )
     assert portal.call(lambda: service.record_transaction("t-1", "completed")).accepted == 1
-    portal.call(service.refresh)
+    portal.call(loop_of(client).refresh)
     metrics = portal.call(service.get_metrics)
     assert metrics["revenue"]["total"] == Decimal("12.34")
     assert metrics["transactions"] == {"total": 1, "pending": 0, "completed": 1, "failed": 0}

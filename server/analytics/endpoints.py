@@ -19,8 +19,9 @@ from server.analytics import params
 from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
 from server.errors import Unavailable, ValidationFailed
 from server.metrics import conversion_rate, encode, format_timestamp
-from server.service import MetricsService, is_database_down
+from server.service import MetricsService
 from server.storage import history, rollups
+from server.storage.errors import is_database_down
 
 T = TypeVar("T")
 HEATMAP_LIMIT = 24 * 366  # hourly buckets behind the weekday x hour heatmap: a year at most

@@ -54,10 +54,3 @@ class Backend(ABC):
         A subscriber that cannot keep up loses the oldest messages, never blocks publishers.
         """
 
-    @abstractmethod
-    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
-        """Take or renew a lease held by `owner` for `ttl` seconds; False while another holds it."""
-
-    @abstractmethod
-    async def release_lease(self, key: str, owner: str) -> None:
-        """Give up the lease if `owner` holds it, so that another instance may take it at once."""

@@ -59,12 +59,6 @@ class MemoryBackend(Backend):
         finally:
             self._subscribers[channel].discard(queue)
 
-    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
-        return True  # one process: it always leads
-
-    async def release_lease(self, key: str, owner: str) -> None:
-        return None
-
 
 def _put_dropping_oldest(queue: asyncio.Queue[bytes | None], message: bytes | None) -> None:
     if queue.full():

@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
-
-# Renew the lease only if we still hold it; take it if nobody does.
-_LEASE_SCRIPT = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] or not holder then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 1
-end
-return 0
-"""
-# Give the lease up only if we hold it.
-_RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class RedisBackend(Backend):
@@ -36,8 +18,6 @@ class RedisBackend(Backend):
     def __init__(self, url: str) -> None:
         self._url = url
         self._redis: aioredis.Redis | None = None
-        self._lease: Any = None
-        self._release: Any = None
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -48,8 +28,6 @@ class RedisBackend(Backend):
         self._redis = aioredis.Redis.from_url(
             self._url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10, retry_on_timeout=False
         )
-        self._lease = self._redis.register_script(_LEASE_SCRIPT)
-        self._release = self._redis.register_script(_RELEASE_SCRIPT)
 
     async def disconnect(self) -> None:
         if self._redis is not None:
@@ -105,15 +83,3 @@ class RedisBackend(Backend):
         finally:
             with contextlib.suppress(RedisError):
                 await pubsub.aclose()
-
-    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
-        try:
-            return bool(await self._lease(keys=[key], args=[owner, int(ttl * 1000)]))
-        except RedisError as exc:
-            raise BackendUnavailable(f"redis: {exc}") from exc
-
-    async def release_lease(self, key: str, owner: str) -> None:
-        try:
-            await self._release(keys=[key], args=[owner])
-        except RedisError as exc:
-            raise BackendUnavailable(f"redis: {exc}") from exc

@@ -126,3 +126,27 @@ class AlertEvent(Base):
             sqlite_where=resolved_at.is_(None),
         ),
     )
+
+
+class SidecarLease(Base):
+    """A job one instance at a time does (`snapshots`): its holder, until when, and its epoch.
+
+    `epoch` grows with every new holder; the snapshot insert checks it, so a former holder that
+    was paused or cut off cannot write once another instance has taken over.
+    """
+
+    __tablename__ = "sidecar_lease"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str | None] = mapped_column(Text, nullable=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Deployment(Base):
+    """This database's identity, made once with the schema; every Redis key and channel carries it."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

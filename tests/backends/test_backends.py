@@ -55,16 +55,6 @@ async def test_published_messages_reach_every_subscriber(backend: Backend, key: 
     assert await asyncio.wait_for(asyncio.gather(*readers), timeout=5) == [[b"a", b"b"], [b"a", b"b"]]
 
 
-async def test_a_lease_is_held_by_one_owner_until_it_expires(backend: Backend, key: str) -> None:
-    assert await backend.acquire_lease(key, "a", ttl=0.3) is True
-    assert await backend.acquire_lease(key, "a", ttl=0.3) is True  # renewal
-    if backend.name == "memory":
-        return  # one process always leads
-    assert await backend.acquire_lease(key, "b", ttl=0.3) is False
-    await asyncio.sleep(0.4)
-    assert await backend.acquire_lease(key, "b", ttl=0.3) is True
-
-
 async def test_an_unreachable_redis_raises_backend_unavailable() -> None:
     backend = create_backend("redis://127.0.0.1:1/0")
     await backend.connect()
