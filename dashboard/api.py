@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import streamlit as st
 
-from server.settings import Settings
+from dashboard.settings import DashboardSettings
 
 TIMESERIES = "/api/v1/analytics/timeseries"
 TOP_CONTENT = "/api/v1/analytics/content/top"
@@ -66,8 +66,8 @@ class AnalyticsClient:
 
     @classmethod
     def from_env(cls) -> AnalyticsClient:
-        settings = Settings.from_env()
-        return cls(settings.api_url, token=settings.dashboard_token)
+        settings = DashboardSettings.from_env()
+        return cls(settings.api_url, token=settings.token)
 
     def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
         return self.get_json(TIMESERIES, timeseries_params(metric, start, end, interval, tz))

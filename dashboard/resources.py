@@ -9,8 +9,8 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard.charts import line_chart
 from dashboard.format import money
+from dashboard.settings import DashboardSettings
 from dashboard.subscription import LiveSubscription
-from server.settings import Settings
 
 # app.py routes with st.navigation. Streamlit also knows an older scheme in which every file in
 # pages/ is a page, and it uses that scheme until app.py has called st.navigation once; so the
@@ -24,14 +24,17 @@ PagesManager.uses_pages_directory = False
 
 
 @st.cache_resource
-def settings() -> Settings:
-    return Settings.from_env()
+def settings() -> DashboardSettings:
+    return DashboardSettings.from_env()
 
 
 @st.cache_resource
 def live_subscription() -> LiveSubscription:
     """The one WebSocket subscription of this process, shared by all sessions."""
-    return LiveSubscription(settings().ws_url, token=settings().dashboard_token)
+    config = settings()
+    return LiveSubscription(
+        config.ws_url, token=config.token, backoff=config.backoff, retry_every=config.retry_every
+    )
 
 
 @st.cache_resource

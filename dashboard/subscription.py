@@ -3,6 +3,10 @@
 A background thread runs `server.client.MetricsClient`; pages read an immutable `LiveView` of
 what it has received. The history is prefilled from the socket's `history` message on every
 (re)connect, so the charts are full right after a reload or a reconnect.
+
+After the spec's backoff (1, 2, 4, 8, 16 s) gives up, it tries again on its own every
+`retry_every` seconds (a minute by default), so a screen nobody watches recovers once the sidecar
+is back; `reconnect()` (the page's button) tries at once.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from server.client import BACKOFF, ConnectionState, GaveUp, MetricsClient
+from dashboard.settings import BACKOFF, RETRY_EVERY
+from server.client import ConnectionState, GaveUp, MetricsClient
 
 HISTORY_SIZE = 20
 ALERT_LOG_SIZE = 50
+# How far two clocks may disagree after the skew measured at connect is taken out (its `Date`
+# header has whole seconds).
+SKEW_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,29 @@ class LiveView:
     problem: str | None = None  # the latest malformed message, until a good one arrives
     firing: tuple[dict[str, Any], ...] = ()  # alerts firing now, oldest first
     alert_log: tuple[dict[str, Any], ...] = ()  # transitions seen by this process, newest first
+    clock_offset: float = 0.0  # the sidecar's clock minus this machine's, measured at the last connect
+    state_since: float | None = None  # wall-clock time the connection entered `state`
 
     @property
     def latest(self) -> dict[str, Any] | None:
         return self.snapshots[-1] if self.snapshots else None
+
+    def numbers_age(self, now: float) -> float | None:
+        """Seconds since the sidecar computed the latest numbers (its `timestamp`), by the
+        sidecar's clock: how old they are, whenever and however they arrived."""
+        computed = _timestamp(self.latest)
+        return None if computed is None else max(0.0, now + self.clock_offset - computed)
+
+    def fresh(self, now: float, interval: float) -> bool:
+        """True when the latest numbers are current: the sidecar does not call them stale and
+        they are at most two intervals old (plus what two clocks may still disagree)."""
+        age = self.numbers_age(now)
+        return (
+            self.latest is not None
+            and self.latest.get("stale") is not True
+            and age is not None
+            and age <= 2 * interval + SKEW_TOLERANCE
+        )
 
     @property
     def previous(self) -> dict[str, Any] | None:
@@ -48,15 +76,20 @@ class LiveSubscription:
         *,
         token: str | None = None,
         backoff: Sequence[float] = BACKOFF,
+        retry_every: float = RETRY_EVERY,
         idle_timeout: float = 20.0,
     ) -> None:
         self.ws_url = ws_url
         self._token = token
         self._backoff = tuple(backoff)
+        self.retry_every = retry_every
         self._idle_timeout = idle_timeout
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # set by reconnect(): stop waiting for the next slow retry
         self._snapshots: deque[dict[str, Any]] = deque(maxlen=HISTORY_SIZE)
         self._state = ConnectionState("connecting")
+        self._state_since = time.time()
+        self._clock_offset = 0.0
         self._received_at: float | None = None
         self._problem: str | None = None
         self._firing: dict[str, dict[str, Any]] = {}
@@ -75,15 +108,19 @@ class LiveSubscription:
                 self._problem,
                 tuple(self._firing.values()),
                 tuple(self._alert_log),
+                self._clock_offset,
+                self._state_since,
             )
 
     def start(self) -> None:
-        """Run the subscription (again, after it gave up); does nothing while it runs."""
+        """Run the subscription; while it waits for its next slow retry, try at once instead."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
+                self._wake.set()
                 return
             self._stopping = False
-            self._state = ConnectionState("connecting")
+            self._wake.clear()
+            self._state, self._state_since = ConnectionState("connecting"), time.time()
             self._thread = threading.Thread(target=self._run, name="metrics-subscription", daemon=True)
             self._thread.start()
 
@@ -91,6 +128,7 @@ class LiveSubscription:
 
     def stop(self) -> None:
         self._stopping = True
+        self._wake.set()
         loop = self._loop
         if loop is not None:
             loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
@@ -98,15 +136,26 @@ class LiveSubscription:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._consume())
-        except (GaveUp, asyncio.CancelledError):
-            pass
-        finally:
-            loop.close()
-            self._loop = None
+        while not self._stopping:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._consume())
+            except GaveUp:
+                pass
+            except asyncio.CancelledError:
+                return
+            finally:
+                loop.close()
+                self._loop = None
+            if self._stopping:
+                return
+            # Gave up: say when the next try comes, then wait for it (or for Reconnect).
+            with self._lock:
+                self._state = replace(self._state, status="gave_up", retry_in=self.retry_every)
+                self._state_since = time.time()
+            self._wake.wait(timeout=self.retry_every)
+            self._wake.clear()
 
     async def _consume(self) -> None:
         client = MetricsClient(
@@ -123,9 +172,11 @@ class LiveSubscription:
 
     def _set_state(self, state: ConnectionState) -> None:
         with self._lock:
-            self._state = state
+            self._state, self._state_since = state, time.time()
             if state.status == "live":
                 self._firing.clear()  # the sidecar sends what fires now right after connecting
+                if state.clock_offset is not None:
+                    self._clock_offset = state.clock_offset
 
     def _accept(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -180,3 +231,14 @@ def _is_alert(value: Any) -> bool:
         and value.get("state") in ("firing", "resolved")
         and isinstance(value.get("message"), str)
     )
+
+
+def _timestamp(snapshot: dict[str, Any] | None) -> float | None:
+    """A snapshot's `timestamp` as seconds since the epoch, or None."""
+    raw = snapshot.get("timestamp") if snapshot is not None else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ config = settings()
 subscription = live_subscription()
 settled_heap()
 currency = config.currency
+subscription_backoff = config.backoff
 symbol = format.money(0, currency).replace("0.00", "").replace("0", "")
 
 st.title("Realtime metrics")
@@ -39,19 +41,29 @@ def _count_change(view: LiveView, section: str, key: str) -> int | None:
 
 def _connection(view: LiveView) -> None:
     state = view.state
-    age = None if view.received_at is None else time.time() - view.received_at
-    live = state.status == "live" and age is not None and age <= 2 * config.interval
+    now = time.time()
+    age = view.numbers_age(now)  # by the sidecar's clock: how old the numbers are, not when they came
+    fresh = view.fresh(now, config.interval)
+    live = state.status == "live" and fresh
     stale_reasons = []
-    if view.latest is not None and view.latest.get("stale"):
-        stale_reasons.append("the sidecar could not refresh from its database")
-    if age is not None and age > 2 * config.interval:
-        stale_reasons.append(f"no update for {format.age(age)}")
+    if view.latest is not None and not fresh:
+        if view.latest.get("stale"):
+            stale_reasons.append("the sidecar says these numbers may no longer be current")
+        elif age is not None:
+            stale_reasons.append(f"computed {format.age(age)} ago")
     if state.status != "live" and view.latest is not None:
         stale_reasons.append("disconnected")
 
     left, right = st.columns([3, 2])
     with left:
-        text = "Live" if live else ("Connecting…" if state.status == "connecting" else "Disconnected")
+        if live:
+            text = "Live"
+        elif state.status == "live":
+            text = "Stale" if view.latest is not None else "Connected"
+        elif state.status == "connecting":
+            text = "Connecting…"
+        else:
+            text = "Disconnected"
         if age is not None:
             text += f" · updated {format.age(age)} ago"
         st.markdown(widgets.connection_indicator(live, text), unsafe_allow_html=True)
@@ -62,10 +74,15 @@ def _connection(view: LiveView) -> None:
     if state.status == "retrying":
         st.warning(
             f"Connection to the sidecar lost ({state.error}). Reconnecting in {state.retry_in:g} s "
-            f"(attempt {state.attempt} of 5). The numbers below are the last received."
+            f"(attempt {state.attempt} of {len(subscription_backoff)}). The numbers below are the last received."
         )
     elif state.status == "gave_up":
-        st.error(f"Could not reach the sidecar at {subscription.ws_url} after 5 attempts ({state.error}).")
+        message = f"Could not reach the sidecar at {subscription.ws_url} after {len(subscription_backoff)} attempts"
+        message += f" ({state.error})." if state.error else "."
+        if state.retry_in is not None and view.state_since is not None:
+            remaining = math.ceil(max(0.0, state.retry_in - (now - view.state_since)))
+            message += f" Trying again on its own every {format.age(state.retry_in)} (next in {format.age(remaining)})."
+        st.error(message)
         st.button("Reconnect", on_click=subscription.reconnect, type="primary")
     if view.problem:
         st.warning(f"Ignored a malformed message from the sidecar: {view.problem}")

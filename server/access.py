@@ -6,9 +6,7 @@ With no tokens configured everything is open (the sidecar then listens on loopba
 
 from __future__ import annotations
 
-import logging
 import math
-import re
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -88,23 +86,3 @@ class AccessMiddleware:
                     await rate_limited(wait)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
-
-
-class RedactTokens(logging.Filter):
-    """Masks `token=...` (a WebSocket query parameter) in log lines, e.g. uvicorn's request lines."""
-
-    _PATTERN = re.compile(r"(token=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._PATTERN.sub(r"\1***", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def redact_tokens_in_logs() -> None:
-    for name in ("uvicorn.error", "uvicorn.access", "server"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())

@@ -14,13 +14,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from server.access import AccessMiddleware, redact_tokens_in_logs
+from server.access import AccessMiddleware
 from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
 from server.hub import SnapshotHub
 from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
+from server.logs import install_log_filters
 from server.observability import SidecarMetrics
 from server.routes import exception_handlers, routes
 from server.service import MetricsService
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await backend.disconnect()
             await engine.dispose()
 
-    redact_tokens_in_logs()
+    install_log_filters()
     middleware = [
         # Browsers may call the REST API only from the same exact origins that may open the socket.
         Middleware(

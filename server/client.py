@@ -14,8 +14,10 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import websockets
@@ -40,6 +42,9 @@ class ConnectionState:
     attempt: int = 0  # failed attempts in a row
     error: str | None = None
     retry_in: float | None = None
+    # With "live": the sidecar's clock minus this machine's (seconds, within about one), read
+    # from the handshake's `Date` header; None when the sidecar sent none.
+    clock_offset: float | None = None
 
 
 class MetricsClient:
@@ -76,9 +81,11 @@ class MetricsClient:
         while True:
             self._on_state(ConnectionState("connecting", failures))
             try:
+                opened = time.time()
                 async with self._connect() as ws:
                     failures = 0
-                    self._on_state(ConnectionState("live"))
+                    offset = clock_offset(ws.response.headers.get("date") if ws.response else None, opened, time.time())
+                    self._on_state(ConnectionState("live", clock_offset=offset))
                     if history:
                         await ws.send('{"type":"history"}')
                     if alerts:
@@ -143,6 +150,23 @@ class MetricsClient:
                 yield {"type": "invalid", "error": "the sidecar sent a message without a type"}
                 continue
             yield message
+
+
+def clock_offset(date_header: str | None, sent: float, received: float) -> float | None:
+    """The peer's clock minus ours, from an HTTP `Date` header read between `sent` and `received`.
+
+    `Date` has whole seconds (the peer's time was somewhere in that second), so the answer is
+    right to within about one second plus half the round trip.
+    """
+    if not date_header:
+        return None
+    try:
+        stamped = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if stamped.tzinfo is None:
+        return None
+    return stamped.timestamp() + 0.5 - (sent + received) / 2
 
 
 def _refusal(exc: BaseException) -> bool:

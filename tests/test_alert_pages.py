@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import dashboard.api
 import dashboard.resources
 from dashboard.api import ALERTS, AnalyticsError
+from dashboard.settings import DashboardSettings
 from dashboard.subscription import LiveSubscription, LiveView
 from server.alerts.rules import Rule
 from server.client import ConnectionState
@@ -57,7 +58,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeSubscription, F
     client = FakeAnalytics(answer=lambda path, params: LISTING)
     monkeypatch.setattr(dashboard.resources, "live_subscription", lambda: subscription)
     monkeypatch.setattr(dashboard.api, "analytics", lambda: client)
-    monkeypatch.setattr(dashboard.resources, "settings", lambda: Settings())
+    monkeypatch.setattr(dashboard.resources, "settings", lambda: DashboardSettings())
     yield subscription, client
 
 

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.api import AnalyticsClient
-from server.access import RedactTokens
 from server.app import create_app
 from server.auth import authenticate, digest, parse_tokens
 from server.errors import ConfigurationError
+from server.logs import RedactTokens
 from server.settings import Settings
 
 READ, INGEST, ADMIN = "mt_read_token", "mt_ingest_token", "mt_admin_token"

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 import dashboard.api
 import dashboard.resources
 from dashboard.api import FUNNEL, TIMESERIES, TOP_CONTENT, USERS, AnalyticsError
-from server.settings import Settings
+from dashboard.settings import DashboardSettings
 
 PAGES = Path(__file__).parents[1] / "pages"
 Answer = Callable[[str, dict[str, str]], Any]
@@ -48,7 +48,8 @@ class FakeAnalytics(dashboard.api.AnalyticsClient):
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnalytics]:
     client = FakeAnalytics()
     monkeypatch.setattr(dashboard.api, "analytics", lambda: client)
-    monkeypatch.setattr(dashboard.resources, "settings", lambda: Settings(timezone="Europe/Berlin", currency="USD"))
+    config = DashboardSettings(timezone="Europe/Berlin", currency="USD")
+    monkeypatch.setattr(dashboard.resources, "settings", lambda: config)
     yield client
 
 

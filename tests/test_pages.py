@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,17 @@ def run(fake: FakeSubscription, view: LiveView) -> AppTest:
     return page
 
 
-def live(*snapshots: dict[str, Any], age: float = 1.0) -> LiveView:
-    return LiveView(snapshots, ConnectionState("live"), time.time() - age, None)
+def stamped(snapshot: dict[str, Any], age: float) -> dict[str, Any]:
+    """`snapshot` as if the sidecar computed it `age` seconds ago (by this machine's clock)."""
+    moment = datetime.fromtimestamp(time.time() - age, UTC)
+    return {**snapshot, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"}
+
+
+def live(*snapshots: dict[str, Any], age: float = 1.0, restamp: bool = True) -> LiveView:
+    """A live connection whose latest snapshot was computed `age` seconds ago."""
+    if restamp:
+        snapshots = (*snapshots[:-1], stamped(snapshots[-1], age))
+    return LiveView(snapshots, ConnectionState("live"), time.time(), None)
 
 
 def metrics(page: AppTest) -> dict[str, tuple[str, str]]:
@@ -112,7 +122,7 @@ def test_transaction_states_have_their_colours(fake: FakeSubscription) -> None:
 
 def test_both_charts_hold_the_last_snapshots(fake: FakeSubscription) -> None:
     snapshots = [snapshot(i, revenue__today=float(i), activeUsers__current=i) for i in range(1, 21)]
-    page = run(fake, live(*snapshots))
+    page = run(fake, live(*snapshots, restamp=False))
     charts = {chart.key: json.loads(chart.proto.spec) for chart in page.get("plotly_chart")}
     assert set(charts) == {"revenue-chart", "users-chart"}
     assert charts["revenue-chart"]["data"][0]["y"] == [float(i) for i in range(1, 21)]
@@ -132,21 +142,48 @@ def test_a_live_connection_shows_a_pulsing_green_dot(fake: FakeSubscription) -> 
     assert not [m for m in page.markdown if "badge" in m.value]
 
 
-def test_a_snapshot_marked_stale_by_the_sidecar_gets_a_badge(fake: FakeSubscription) -> None:
+def test_a_snapshot_marked_stale_by_the_sidecar_gets_a_badge_and_is_not_live(fake: FakeSubscription) -> None:
     page = run(fake, live(snapshot(1), {**snapshot(2), "stale": True}))
     badges = [m.value for m in page.markdown if "badge" in m.value]
-    assert badges == [":orange-badge[:material/history: Stale: the sidecar could not refresh from its database]"]
+    assert badges == [
+        ":orange-badge[:material/history: Stale: the sidecar says these numbers may no longer be current]"
+    ]
+    assert 'data-state="down"' in _indicator(page) and "Stale · updated 1 s ago" in _indicator(page)
 
 
 def test_numbers_older_than_two_intervals_are_stale_and_not_live(fake: FakeSubscription) -> None:
     started = time.time()
-    page = run(fake, live(snapshot(1), age=11))
+    page = run(fake, live(snapshot(1), age=12))
     took = time.time() - started  # the age is read while the page renders, which is slow on a busy machine
     assert 'data-state="down"' in _indicator(page)
     [badge] = [m.value for m in page.markdown if "badge" in m.value]
-    shown = re.fullmatch(r":orange-badge\[:material/history: Stale: no update for (\d+) s\]", badge)
+    shown = re.fullmatch(r":orange-badge\[:material/history: Stale: computed (\d+) s ago\]", badge)
     assert shown is not None, badge
-    assert 11 <= int(shown.group(1)) <= 11 + took
+    assert 12 <= int(shown.group(1)) <= 12 + took
+
+
+def test_a_snapshot_that_arrives_now_but_was_computed_minutes_ago_is_stale_not_live(fake: FakeSubscription) -> None:
+    """Freshness is the snapshot's own age: a reconnect that is handed old numbers does not make them live."""
+    view = live(snapshot(1), age=240)
+    assert view.received_at is not None and time.time() - view.received_at < 1  # it just arrived
+    page = run(fake, view)
+    indicator = _indicator(page)
+    assert 'data-state="down"' in indicator and "Live" not in indicator
+    assert "Stale · updated 4 min ago" in indicator
+    assert "Stale: computed 4 min ago" in next(m.value for m in page.markdown if "badge" in m.value)
+
+
+def test_the_skew_measured_at_connect_is_taken_out_of_the_age(fake: FakeSubscription) -> None:
+    """The sidecar's clock runs 30 s ahead of this machine's: its numbers stamped 29 s ahead of our
+    clock are 1 s old, not from the future, and numbers stamped at our now are 30 s old."""
+    ahead = LiveView((stamped(snapshot(1), -29),), ConnectionState("live"), time.time(), None, clock_offset=30.0)
+    started = time.time()
+    indicator = _indicator(run(fake, ahead))
+    shown = re.search(r"Live · updated (\d+) s ago", indicator)
+    assert shown is not None, indicator
+    assert 1 <= int(shown.group(1)) <= 1 + (time.time() - started)
+    behind = LiveView((stamped(snapshot(1), 0),), ConnectionState("live"), time.time(), None, clock_offset=30.0)
+    assert "Stale · updated 30 s ago" in _indicator(run(fake, behind))
 
 
 def test_a_lost_connection_keeps_the_last_numbers_and_says_it_reconnects(fake: FakeSubscription) -> None:
@@ -162,12 +199,19 @@ def test_a_lost_connection_keeps_the_last_numbers_and_says_it_reconnects(fake: F
     assert not page.button
 
 
-def test_after_five_failures_a_reconnect_button_appears_and_works(fake: FakeSubscription) -> None:
-    view = LiveView((snapshot(1),), ConnectionState("gave_up", 5, "connection refused"), time.time() - 60, None)
+def test_after_five_failures_it_says_it_keeps_trying_and_a_reconnect_button_works(fake: FakeSubscription) -> None:
+    state = ConnectionState("gave_up", 5, "connection refused", retry_in=60.0)
+    view = LiveView((snapshot(1),), state, time.time() - 60, None, state_since=time.time() - 15)
+    started = time.time()
     page = run(fake, view)
-    assert page.error[0].value == (
-        "Could not reach the sidecar at ws://sidecar.test/ws/metrics after 5 attempts (connection refused)."
+    took = time.time() - started
+    shown = re.fullmatch(
+        r"Could not reach the sidecar at ws://sidecar\.test/ws/metrics after 5 attempts \(connection refused\)\."
+        r" Trying again on its own every 1 min \(next in (\d+) s\)\.",
+        page.error[0].value,
     )
+    assert shown is not None, page.error[0].value
+    assert 45 - took - 1 <= int(shown.group(1)) <= 45
     assert [b.label for b in page.button] == ["Reconnect"]
     page.button[0].click().run()
     assert len(fake.reconnects) == 1
@@ -199,6 +243,6 @@ def test_a_pause_in_updates_breaks_the_chart_line_instead_of_joining_it(fake: Fa
     snapshots = [
         {**snapshot(i + 1, revenue__today=float(i)), "timestamp": f"2026-11-27T{t}.000Z"} for i, t in enumerate(times)
     ]
-    page = run(fake, live(*snapshots))
+    page = run(fake, live(*snapshots, restamp=False))
     chart = next(json.loads(c.proto.spec) for c in page.get("plotly_chart") if c.key == "revenue-chart")
     assert chart["data"][0]["y"] == [0.0, 1.0, 2.0, None, 3.0, 4.0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from dashboard.subscription import LiveSubscription
 from server.client import ConnectionState, GaveUp, MetricsClient
 from server.settings import Settings
+from tests.faults import free_port
 from tests.live import serve, wait_until
 
 
@@ -24,8 +26,11 @@ def test_a_new_subscription_is_prefilled_from_history(settings: Settings) -> Non
             view = subscription.view()
             ids = [s["snapshotId"] for s in view.snapshots]
             assert ids == sorted(ids) and len(set(ids)) == len(ids) and len(ids) <= 20
-            assert view.state == ConnectionState("live")
+            assert view.state.status == "live" and view.state.error is None
+            # Same machine, same clock: the offset read from the handshake's Date header is about 0.
+            assert view.state.clock_offset is not None and abs(view.state.clock_offset) <= 1.5
             assert view.latest is not None and view.latest["snapshotId"] == ids[-1]
+            assert view.fresh(time.time(), settings.interval)
         finally:
             subscription.stop()
 
@@ -77,8 +82,25 @@ def _latest(subscription: LiveSubscription) -> int:
     return latest["snapshotId"] if latest else 0
 
 
+def test_after_giving_up_it_keeps_trying_slowly_and_recovers_by_itself(settings: Settings) -> None:
+    """A wall display nobody watches: the sidecar is away longer than the backoff, then returns."""
+    port = free_port()
+    subscription = LiveSubscription(f"ws://127.0.0.1:{port}/ws/metrics", backoff=(0.05, 0.05), retry_every=1.0)
+    try:
+        wait_until(lambda: subscription.view().state.status == "gave_up", 5, "it gives up")
+        state = subscription.view().state
+        assert state.retry_in == 1.0 and state.error == "connection refused"
+        time.sleep(1.5)  # a slow retry runs (and fails) while the sidecar is still away
+        assert subscription.view().state.status in ("gave_up", "connecting", "retrying")
+        with serve(settings, port=port):
+            wait_until(lambda: subscription.view().state.status == "live", 10, "it reconnects on its own")
+            wait_until(lambda: _latest(subscription) > 0, 5, "snapshots flow again")
+    finally:
+        subscription.stop()
+
+
 def test_reconnect_after_giving_up_starts_over(settings: Settings) -> None:
-    subscription = LiveSubscription("ws://127.0.0.1:1/ws/metrics", backoff=(0.05, 0.05))
+    subscription = LiveSubscription("ws://127.0.0.1:1/ws/metrics", backoff=(0.05, 0.05), retry_every=3600)
     try:
         wait_until(lambda: subscription.view().state.status == "gave_up", 5, "it gives up")
         with serve(replace(settings)) as address:
