@@ -74,10 +74,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             tasks = [
                 asyncio.create_task(loop.run()),
                 asyncio.create_task(hub.listen(settings.pubsub_silence)),
+                asyncio.create_task(hub.watch()),
                 asyncio.create_task(alert_feed.listen()),
             ]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
             app.state.hub = hub  # for SidecarServer: it says goodbye to sockets before uvicorn stops
+            app.state.snapshots = loop
             yield {
                 "settings": settings,
                 "service": service,

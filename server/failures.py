@@ -49,10 +49,11 @@ class RepeatingFailures:
     def failing(self, job: str) -> bool:
         return job in self._ongoing
 
-    def failed(self, job: str, exc: BaseException, *, expected: bool = True) -> None:
-        """`job` failed with `exc`; `expected` failures (a database or Redis away) get no traceback."""
+    def failed(self, job: str, exc: BaseException | str, *, expected: bool = True) -> None:
+        """`job` failed with `exc` (or a description); `expected` failures (a database or Redis
+        away) get no traceback."""
         now = self._monotonic()
-        text = brief(exc)
+        text = brief(exc) if isinstance(exc, BaseException) else exc
         ongoing = self._ongoing.get(job)
         if ongoing is None or ongoing.text != text:
             self._ongoing[job] = _Ongoing(text, 1, now, now)
@@ -61,7 +62,7 @@ class RepeatingFailures:
                 job,
                 text,
                 self._remind_every / 60,
-                exc_info=None if expected else exc,
+                exc_info=None if expected or not isinstance(exc, BaseException) else exc,
             )
             return
         ongoing.count += 1

@@ -19,6 +19,7 @@ import anyio
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
+from server.failures import RepeatingFailures
 from server.heap import HeapSettler
 from server.snapshot import Snapshot
 from server.wire import DirectWriter, text_frame
@@ -166,6 +167,7 @@ class SnapshotHub:
         self._born = 0.0  # when `latest` was computed, on this process's monotonic clock (estimated)
         self._failed_id: int | None = None  # `latest`'s id once its computing instance said a refresh failed
         self._stale_pushed: float | None = None  # when the stale copy of `latest` was last pushed
+        self._failures = RepeatingFailures(log, monotonic=monotonic)
         self.backend_ok = True
         self.last_received = monotonic()  # when the backend channel last delivered
 
@@ -214,6 +216,13 @@ class SnapshotHub:
             return self.latest
         return self.latest.as_stale()
 
+    async def watch(self) -> None:
+        """Run `tick()` four times an interval, until cancelled: on its own, so that the numbers
+        are marked stale even while the snapshot loop is stuck."""
+        while True:
+            await asyncio.sleep(self._interval / 4)
+            self.tick()
+
     def tick(self) -> None:
         """While `latest` is stale, push its stale copy to every socket once an interval."""
         if self.latest is None or self.stale_reason() is None:
@@ -245,9 +254,10 @@ class SnapshotHub:
         for snapshot in snapshots:
             self._deliver(snapshot, self._age_by_timestamp(snapshot), "database")
 
-    async def publish(self, snapshot: Snapshot) -> None:
-        """Deliver a snapshot computed here locally now, then cache and publish it for the other instances."""
-        self._deliver(snapshot, 0.0, "computed")
+    async def publish(self, snapshot: Snapshot, age: float = 0.0) -> None:
+        """Deliver a snapshot computed here (`age` seconds ago: the time its computation took)
+        locally now, then cache and publish it for the other instances."""
+        self._deliver(snapshot, age, "computed")
         try:
             await self._backend.set_snapshot(self.cache_key, snapshot.encoded, self._cache_ttl)
             await self._backend.push_history(self.history_key, snapshot.encoded, self._history.maxlen or 20)
@@ -289,10 +299,14 @@ class SnapshotHub:
                     with anyio.move_on_after(silence) as quiet:
                         message = await anext(messages)
                     if quiet.cancelled_caught:
-                        log.warning("no snapshot through the cache backend for %.0f s; subscribing again", silence)
+                        self._failures.failed(
+                            "snapshot relay",
+                            f"no snapshot through the cache backend for {silence:.0f} s; subscribing again",
+                        )
                         await messages.aclose()  # type: ignore[attr-defined]
                         break
                     self.last_received = self._monotonic()
+                    self._failures.recovered("snapshot relay")
                     self._relay(message)
             except StopAsyncIteration:
                 return  # the backend disconnected: shutting down
@@ -321,8 +335,9 @@ class SnapshotHub:
                 self._stale_pushed = None
                 self.tick()
             return
-        # Published the moment it was computed: its age is the time since it arrived.
-        self._deliver(snapshot, 0.0, "channel")
+        # Published the moment it was computed: its age is the time its computation and the relay
+        # took, by the two clocks; a skew between them counts for at most half an interval.
+        self._deliver(snapshot, min(self._age_by_timestamp(snapshot), self._interval / 2), "channel")
 
     def _age_by_timestamp(self, snapshot: Snapshot) -> float:
         computed_at = snapshot.computed_at
@@ -363,8 +378,8 @@ class SnapshotHub:
             asyncio.get_running_loop().call_later(_SETTLE_DELAY, self._heap.settle, len(self._outboxes))
 
     def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
-        if ok and not self.backend_ok:
-            log.info("cache backend reachable again")
-        elif not ok and self.backend_ok:
-            log.error("cache backend unavailable: %s", exc)
+        if ok:
+            self._failures.recovered("cache backend")
+        else:
+            self._failures.failed("cache backend", exc or "unavailable")
         self.backend_ok = ok

@@ -10,7 +10,8 @@ is served fresh or say that it is not.
   from the snapshot log: every instance serves the same ids, with the same bytes, at the usual
   cadence.
 - A refresh that fails marks the last snapshot stale on every instance at once; a snapshot older
-  than two intervals is stale anyway (`SnapshotHub.tick`). Failures are logged once with a count.
+  than two intervals is stale anyway, whatever this loop does (`SnapshotHub.watch`). Failures
+  are logged once with a count.
 
 Time comes from `clock` (what "now" means to the metrics), `monotonic` and `sleep`, so tests can
 drive the schedule without waiting.
@@ -115,7 +116,6 @@ class SnapshotLoop:
                 await self.refresh()
             elif not self.leadership.leading:
                 await self._follow()
-            self.hub.tick()
 
     def stop(self) -> None:
         """Ask `run()` to return once the snapshot in progress, if any, is done.
@@ -148,7 +148,7 @@ class SnapshotLoop:
             self.observability.snapshots.labels("computed").inc()
             self.last_compute_seconds = time.perf_counter() - started
             self.observability.compute_seconds.observe(self.last_compute_seconds)
-            await self.hub.publish(snapshot)
+            await self.hub.publish(snapshot, age=self.last_compute_seconds)
             if self.alerts is not None:
                 await self._check_alerts(snapshot.data, now)
             return snapshot

@@ -75,6 +75,8 @@ async def _reset_postgres(url: str) -> None:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY"))
+            # A sidecar of an earlier test that did not stop cleanly may still hold the lease.
+            await conn.execute(text("UPDATE sidecar_lease SET holder = NULL, expires_at = NULL"))
     finally:
         await engine.dispose()
 

@@ -12,17 +12,34 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from server.app import SidecarServer, create_app, uvicorn_config
 from server.settings import Settings
 
 
+@dataclass(frozen=True)
+class Served:
+    address: str  # host:port
+    app: Starlette  # its `state` holds the hub and the snapshot loop while it runs
+
+
 @contextmanager
 def serve(settings: Settings, *, send_buffer: int | None = None, port: int = 0, **overrides: Any) -> Iterator[str]:
-    """Run the sidecar on a free loopback port; yields its `host:port`.
+    """Run the sidecar on a free loopback port; yields its `host:port`."""
+    with serving(settings, send_buffer=send_buffer, port=port, **overrides) as served:
+        yield served.address
+
+
+@contextmanager
+def serving(
+    settings: Settings, *, send_buffer: int | None = None, port: int = 0, **overrides: Any
+) -> Iterator[Served]:
+    """Run the sidecar on a free loopback port; yields its address and app.
 
     `send_buffer` shrinks the kernel send buffer of accepted sockets (they inherit it from the
     listening socket), so that a client that stops reading stalls the server's writes quickly.
@@ -43,7 +60,7 @@ def serve(settings: Settings, *, send_buffer: int | None = None, port: int = 0, 
             raise RuntimeError("the sidecar did not start")
         time.sleep(0.05)
     try:
-        yield address
+        yield Served(address, app)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
@@ -93,9 +110,12 @@ class RawPeer:
         self.status = int(response.split(b" ", 2)[1]) if response else 0
 
     def send_text(self, text: str) -> None:
-        payload = text.encode()
+        self.send_bytes_frame(0x81, text.encode())
+
+    def send_bytes_frame(self, first_byte: int, payload: bytes) -> None:
+        """One masked frame with any payload: 0x81 is a final text frame, even if `payload` is not UTF-8."""
         mask = os.urandom(4)
-        header = bytes([0x81])
+        header = bytes([first_byte])
         if len(payload) < 126:
             header += bytes([0x80 | len(payload)])
         elif len(payload) < 65536:
@@ -104,6 +124,28 @@ class RawPeer:
             header += bytes([0x80 | 127]) + struct.pack("!Q", len(payload))
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.sock.sendall(header + mask + masked)
+
+    def close_code(self, timeout: float) -> int | None:
+        """Read until the server's close frame; its code (None if the connection ends without one)."""
+        self.sock.settimeout(timeout)
+        data = b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+            while len(data) >= 2:
+                opcode, size = data[0] & 0x0F, data[1] & 0x7F
+                start = 2 + (2 if size == 126 else 8 if size == 127 else 0)
+                if size >= 126:
+                    if len(data) < start:
+                        break
+                    size = int.from_bytes(data[2:start], "big")
+                if len(data) < start + size:
+                    break
+                if opcode == 0x8:
+                    return int.from_bytes(data[start : start + 2], "big")
+                data = data[start + size :]
 
     def is_closed_by_server(self, timeout: float) -> bool:
         """Read (and discard) until the server ends the connection; False if it is still open."""

@@ -139,9 +139,12 @@ def test_the_testclient_has_no_transport_and_falls_back_to_asgi(
     original = DirectWriter.of
     monkeypatch.setattr(DirectWriter, "of", classmethod(lambda cls, ws: found.append(original(ws)) or found[-1]))
     with client.websocket_connect("/ws/metrics") as ws:
-        ids = [json.loads(ws.receive_text())["data"]["snapshotId"] for _ in range(3)]
+        pushes = [json.loads(ws.receive_text())["data"] for _ in range(3)]
+        while len({p["snapshotId"] for p in pushes}) < 3:  # a stale repeat on a busy machine
+            pushes.append(json.loads(ws.receive_text())["data"])
     assert found == [None]
-    assert ids[-1] - ids[0] == 2
+    ids = [p["snapshotId"] for p in pushes if not p["stale"]]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
 
 
 def _counting_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -201,8 +204,9 @@ def test_real_uvicorn_writes_pushes_directly_as_exact_frames_to_every_client(
                 assert raw == text_frame(payload)
                 message = json.loads(payload)
                 assert message["type"] == "metrics"
-                ids.append(message["data"]["snapshotId"])
-            assert ids == list(range(ids[0], ids[0] + 6))  # consecutive: none skipped
+                if not message["data"]["stale"]:  # a stale repeat, when one is late on a busy machine
+                    ids.append(message["data"]["snapshotId"])
+            assert ids == list(range(ids[0], ids[0] + len(ids))) and len(ids) >= 4  # consecutive: none skipped
         # the same push is the same bytes for every client
         common = set.intersection(*(set(frames) for frames in received))
         assert len(common) >= 4

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import redis
 from starlette.testclient import TestClient
 
@@ -41,3 +45,87 @@ async def test_snapshots_are_delivered_once_and_in_id_order() -> None:
     assert await outbox.next() == '{"type":"metrics","data":{"snapshotId":3}}'
     assert outbox.skipped == 0
     assert hub.history_frame() == '{"type":"history","data":[{"snapshotId":2},{"snapshotId":3}]}'
+
+
+class FakeTime:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fresh_hub(clock: FakeTime, interval: float = 5.0) -> SnapshotHub:
+    return SnapshotHub(MemoryBackend(), "p:", history_size=20, cache_ttl=10, interval=interval, monotonic=clock)
+
+
+def _data(snapshot_id: int) -> Snapshot:
+    return Snapshot.from_data({"revenue": {"total": Decimal("12.50")}, "snapshotId": snapshot_id, "stale": False})
+
+
+async def test_a_snapshot_older_than_two_intervals_is_served_stale_with_its_own_id_and_numbers() -> None:
+    clock = FakeTime()
+    hub = _fresh_hub(clock)
+    outbox = Outbox(max_replies=4)
+    hub.attach(outbox)
+    await hub.publish(_data(7))
+    assert await outbox.next() == '{"type":"metrics","data":{"revenue":{"total":12.50},"snapshotId":7,"stale":false}}'
+    clock.now += 10.0  # exactly two intervals: still fresh
+    hub.tick()
+    assert hub.stale_reason() is None and hub.current() is hub.latest
+    clock.now += 0.1
+    assert hub.stale_reason() == "the latest snapshot is 10 s old: none was computed for 2 intervals"
+    current = hub.current()
+    assert current is not None and current.encoded == b'{"revenue":{"total":12.50},"snapshotId":7,"stale":true}'
+    hub.tick()  # pushed once when it turns stale...
+    stale_frame = '{"type":"metrics","data":{"revenue":{"total":12.50},"snapshotId":7,"stale":true}}'
+    assert await outbox.next() == stale_frame
+    clock.now += 1.0
+    hub.tick()  # ...not again within the same interval...
+    assert outbox.skipped == 0 and not outbox._snapshot
+    clock.now += 4.0
+    hub.tick()  # ...then once an interval, the same bytes each time
+    assert await outbox.next() == stale_frame
+    assert hub.history_frame().endswith('"snapshotId":7,"stale":true}]}')  # history ends with what is served
+    await hub.publish(_data(8))  # a fresh one ends it
+    assert hub.stale_reason() is None
+    assert await outbox.next() == '{"type":"metrics","data":{"revenue":{"total":12.50},"snapshotId":8,"stale":false}}'
+
+
+async def test_a_failed_refresh_marks_the_snapshot_stale_at_once_on_every_instance() -> None:
+    backend = MemoryBackend()
+    computing, relaying = FakeTime(), FakeTime()
+    leader = SnapshotHub(backend, "p:", history_size=20, cache_ttl=10, interval=5, monotonic=computing)
+    follower = SnapshotHub(backend, "p:", history_size=20, cache_ttl=10, interval=5, monotonic=relaying)
+    outbox = Outbox(max_replies=4)
+    follower.attach(outbox)
+    listening = asyncio.create_task(follower.listen(silence=60))
+    try:
+        await asyncio.sleep(0.05)
+        await leader.publish(_data(3))
+        assert (await asyncio.wait_for(outbox.next(), 2)).endswith('"snapshotId":3,"stale":false}}')
+        await leader.publish_failure()
+        assert leader.stale_reason() == "the latest refresh from the database failed"
+        relayed = await asyncio.wait_for(outbox.next(), 2)
+        assert relayed == '{"type":"metrics","data":{"revenue":{"total":12.50},"snapshotId":3,"stale":true}}'
+        assert follower.stale_reason() == "the latest refresh from the database failed"
+        await leader.publish(_data(4))
+        assert (await asyncio.wait_for(outbox.next(), 2)).endswith('"snapshotId":4,"stale":false}}')
+        assert follower.stale_reason() is None
+    finally:
+        listening.cancel()
+
+
+def test_snapshots_read_back_from_storage_are_as_old_as_their_timestamp() -> None:
+    clock = FakeTime()
+    now = datetime(2026, 12, 4, 10, 0, 30, tzinfo=UTC)
+    hub = SnapshotHub(
+        MemoryBackend(), "p:", history_size=20, cache_ttl=10, interval=5, monotonic=clock, clock=lambda: now
+    )
+    hub.prefill([Snapshot.from_data({"timestamp": "2026-12-04T10:00:00.000Z", "snapshotId": 1, "stale": False})])
+    assert hub.age() == 30.0
+    assert hub.stale_reason() == "the latest snapshot is 30 s old: none was computed for 6 intervals"
+    current = hub.current()
+    assert current is not None and current.id == 1 and current.data["stale"] is True

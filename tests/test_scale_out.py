@@ -8,25 +8,20 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from websockets.asyncio.client import connect
 
 from server.client import ConnectionState, MetricsClient
 from server.storage.db import create_engine
 from tests.balancer import Balancer
+from tests.cluster import Instance, Watcher, healthy, start_instance, until
 from tests.conftest import REDIS_URL, _reset_postgres
-from tests.faults import free_port
 
 ROOT = Path(__file__).parents[1]
 INTERVAL = 2.0
@@ -41,76 +36,6 @@ def shared_database(services_problem: str | None, request: pytest.FixtureRequest
     url: str = request.getfixturevalue("postgres_url")
     asyncio.run(_reset_postgres(url))
     return url
-
-
-@dataclass
-class Instance:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def figure(self, sample: str) -> float:
-        for line in httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text.splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-        return 0.0
-
-    @property
-    def leads(self) -> bool:
-        return self.figure("metrics_leader") == 1
-
-    @property
-    def computed(self) -> int:
-        return int(self.figure('metrics_snapshots_total{outcome="computed"}'))
-
-
-@dataclass
-class Watcher:
-    """One direct socket to one instance: every pushed frame, raw, with when it came."""
-
-    port: int
-    frames: list[tuple[float, int, str]] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set on every push
-
-    async def run(self) -> None:
-        async with connect(f"ws://127.0.0.1:{self.port}/ws/metrics", compression=None) as ws:
-            async for raw in ws:
-                message = json.loads(raw)
-                if message["type"] == "metrics":
-                    self.frames.append((time.monotonic(), message["data"]["snapshotId"], str(raw)))
-                    self.arrived.set()
-
-    def ids(self, after: float = 0.0) -> list[int]:
-        return [i for t, i, _ in self.frames if t >= after]
-
-
-def _start(url: str, prefix: str) -> Instance:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "METRICS_REDIS_PREFIX": prefix,
-        "METRICS_INTERVAL": str(INTERVAL),
-        "PORT": str(port),
-        "METRICS_REQUESTS_PER_SECOND": "10000",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    return Instance(port, process)
-
-
-async def _until(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.1)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json().get("status") == "ok"
-    except (httpx.HTTPError, ValueError):
-        return False
 
 
 async def _logged_ids(url: str, first: int, last: int) -> list[int]:
@@ -142,12 +67,12 @@ async def _tally(instances: list[Instance], watcher: Watcher, url: str) -> tuple
 @pytest.fixture
 async def cluster(shared_database: str) -> AsyncIterator[tuple[list[Instance], Balancer]]:
     prefix = f"test-scale-{uuid.uuid4().hex[:8]}:"
-    instances = [_start(shared_database, prefix) for _ in range(3)]
+    instances = [start_instance(shared_database, REDIS_URL, prefix, INTERVAL) for _ in range(3)]
     balancer = Balancer([instance.port for instance in instances])
     await balancer.start()
     try:
         for instance in instances:
-            await _until(lambda i=instance: _healthy(i.port), 60, f"the instance on {instance.port} is healthy")
+            await until(lambda i=instance: healthy(i.port), 60, f"the instance on {instance.port} is healthy")
         yield instances, balancer
     finally:
         await balancer.stop()
@@ -225,7 +150,7 @@ async def test_three_instances_one_computation_same_snapshots_and_failover(
         first_new = min(t for w in survivors for t, i, _ in w.frames if i > last_before)
         assert first_new - killed_at <= 2 * INTERVAL + 0.5, f"takeover after {first_new - killed_at:.2f} s"
         for watcher in survivors:
-            after = [i for i in watcher.ids() if i >= last_before]
+            after = [i for i in watcher.fresh_ids() if i >= last_before]
             assert after == list(range(last_before, last_before + len(after))), after
         [new_leader] = [i for i in instances if i is not leader and await asyncio.to_thread(lambda i=i: i.leads)]
         assert new_leader.computed > 0

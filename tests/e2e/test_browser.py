@@ -5,15 +5,20 @@ driven by Playwright. Without Chromium or Playwright the test skips with the rea
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -218,3 +223,123 @@ def test_a_first_deep_link_gets_the_apps_navigation_and_the_live_alerts(tmp_path
                 expect(navigation).to_contain_text(["Realtime", "History", "Behaviour", "Alerts"])
             finally:
                 browser.close()
+
+
+class FakeSidecar:
+    """A WebSocket server that speaks the sidecar's protocol and pushes whatever numbers the test
+    wants (here: numbers computed minutes ago, as a broken sidecar would once have sent them)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.age = 0.0  # how old the pushed numbers are, in seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._next_id = 1
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        async def run() -> None:
+            from websockets.asyncio.server import serve
+
+            self._stop = asyncio.Event()
+            async with serve(self._client, "127.0.0.1", self.port):
+                ready.set()
+                await self._stop.wait()
+
+        self._thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "the fake sidecar did not start"
+
+    def stop(self) -> None:
+        if self._thread is not None and self._stop is not None:
+            loop = self._loop
+            assert loop is not None
+            loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    async def _client(self, ws: Any) -> None:
+        self._loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):
+            while True:
+                await ws.send(json.dumps({"type": "metrics", "data": self._snapshot()}))
+                await asyncio.sleep(INTERVAL)
+
+    def _snapshot(self) -> dict[str, Any]:
+        moment = datetime.now(UTC) - timedelta(seconds=self.age)
+        self._next_id += 1
+        return {
+            "revenue": {"total": 1000.00, "today": 100.00, "thisWeek": 500.00, "thisMonth": 900.00},
+            "activeUsers": {"current": 4, "today": 40, "peak24h": 9},
+            "transactions": {"total": 10, "pending": 1, "completed": 8, "failed": 1},
+            "content": {"totalViews": 100, "totalPurchases": 8, "conversionRate": 8.00},
+            "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+            "snapshotId": self._next_id,
+            "stale": False,
+        }
+
+
+def test_old_numbers_show_stale_not_live_and_the_dashboard_recovers_by_itself_after_giving_up(tmp_path: Path) -> None:
+    """A sidecar hands over numbers computed four minutes ago (marked fresh): the page says Stale, not
+    Live. The sidecar goes away long enough for the backoff to give up; when it is back, the page is
+    live again with nobody clicking anything."""
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    sidecar_port, dashboard_port = _free_port(), _free_port()
+    sidecar = FakeSidecar(sidecar_port)
+    sidecar.age = 240
+    sidecar.start()
+    env = {k: v for k, v in os.environ.items()}
+    env.update(dict.fromkeys(NEUTRAL, ""))
+    env.update(
+        METRICS_WS_URL=f"ws://127.0.0.1:{sidecar_port}/ws/metrics",
+        METRICS_API_URL=f"http://127.0.0.1:{sidecar_port}",
+        METRICS_INTERVAL=str(INTERVAL),
+        METRICS_DASHBOARD_BACKOFF="0.2,0.2,0.2,0.2,0.2",
+        METRICS_DASHBOARD_RETRY_EVERY="3",
+    )
+    dashboard_url = f"http://127.0.0.1:{dashboard_port}"
+    command = [str(ROOT / ".venv/bin/streamlit"), "run", "app.py", "--server.port", str(dashboard_port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    screenshot = ROOT / "test-artifacts" / "dashboard-stale.png"
+    screenshot.parent.mkdir(exist_ok=True)
+    try:
+        with httpx.Client(trust_env=False) as http:
+            _wait_for("the dashboard", lambda: _answers(http, f"{dashboard_url}/_stcore/health"), process)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                page.goto(dashboard_url)
+                indicator = page.locator("div.connection")
+                expect(indicator).to_contain_text("Stale · updated 4 min", timeout=30_000)
+                expect(indicator).to_have_attribute("data-state", "down")
+                expect(page.get_by_text("Stale: computed 4 min")).to_be_visible()
+                page.screenshot(path=str(screenshot), full_page=True)
+
+                sidecar.stop()  # away for longer than the whole backoff
+                expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
+                    "Trying again on its own every 3 s", timeout=30_000
+                )
+                expect(page.get_by_role("button", name="Reconnect")).to_be_visible()
+
+                sidecar.age = 0
+                sidecar.start()
+                live = page.locator('div.connection[data-state="live"]')
+                expect(live).to_contain_text("Live · updated", timeout=30_000)
+                expect(page.get_by_role("button", name="Reconnect")).to_have_count(0)
+            finally:
+                browser.close()
+    except BaseException:
+        print(f"---- streamlit output ----\n{log_path.read_text(errors='replace')}")
+        raise
+    finally:
+        sidecar.stop()
+        process.terminate()
+        process.wait(timeout=15)
