@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await loop.start()
             tasks = [
                 asyncio.create_task(loop.run()),
-                asyncio.create_task(hub.listen(settings.pubsub_silence)),
+                asyncio.create_task(hub.listen(settings.pubsub_silence if backend.name != "memory" else None)),
                 asyncio.create_task(hub.watch()),
                 asyncio.create_task(alert_feed.listen()),
             ]

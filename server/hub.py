@@ -285,11 +285,13 @@ class SnapshotHub:
             self._set_backend_ok(False, exc)
             return []
 
-    async def listen(self, silence: float) -> None:
+    async def listen(self, silence: float | None) -> None:
         """Relay snapshots published by any instance to this instance's sockets, until cancelled.
 
-        Snapshots are published every interval, so a channel silent for `silence` seconds is
-        dead even if no error said so: the subscription is then made anew.
+        Snapshots are published every interval, so a shared channel silent for `silence` seconds
+        is dead even if no error said so: the subscription is then made anew. The in-process
+        backend's channel reaches this process only (`silence` None): a second sidecar on the same
+        SQLite file hears nothing there, and follows through the snapshot log instead.
         """
         self.last_received = self._monotonic()
         while True:
@@ -307,6 +309,7 @@ class SnapshotHub:
                         break
                     self.last_received = self._monotonic()
                     self._failures.recovered("snapshot relay")
+                    self._set_backend_ok(True)
                     self._relay(message)
             except StopAsyncIteration:
                 return  # the backend disconnected: shutting down
