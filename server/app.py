@@ -30,6 +30,7 @@ from server.snapshot_loop import SnapshotLoop, utc_now
 from server.storage import snapshot_log
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
+from server.ws_protocol import ping_limited
 
 log = logging.getLogger("server.app")
 
@@ -128,7 +129,9 @@ def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvic
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "ws": "websockets-sansio",  # the implementation server/wire.py writes pushes through directly
+        # uvicorn's websockets-sansio (server/wire.py writes pushes through it directly), with ping
+        # frames counted against the socket's message budget (server/ws_protocol.py).
+        "ws": ping_limited(settings.socket_messages_per_minute),
         "ws_max_size": settings.max_frame_bytes,  # larger frames are closed with 1009 before buffering
         "ws_ping_interval": 20.0,  # a peer that does not answer a ping within 20 s is dropped
         "ws_ping_timeout": 20.0,

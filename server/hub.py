@@ -50,6 +50,7 @@ class Outbox:
     __slots__ = (
         "_close",
         "_direct",
+        "_drained",
         "_max_replies",
         "_on_push",
         "_ready",
@@ -67,6 +68,7 @@ class Outbox:
         self._snapshot: str | None = None
         self._close: CloseRequest | None = None
         self._ready = asyncio.Event()
+        self._drained = asyncio.Event()  # set when the sender takes a reply
         self._direct = direct
         self._on_push = on_push
         self._sending = False  # the sender holds a frame it took from `next()` and has not written yet
@@ -102,12 +104,24 @@ class Outbox:
         return False
 
     def offer_reply(self, frame: str) -> bool:
-        """Queue a reply; False when the client already has `max_replies` unread (it floods)."""
+        """Queue a reply; False when `max_replies` are already waiting to be sent."""
         if len(self._replies) >= self._max_replies:
             return False
         self._replies.append(frame)
         self._ready.set()
         return True
+
+    async def put_reply(self, frame: str) -> None:
+        """Queue a reply, first waiting while `max_replies` are waiting to be sent.
+
+        While it waits, the socket's receiver reads nothing more from the client, so a client
+        that sends many requests at once but reads promptly is slowed down, not closed; the
+        caller bounds the wait (a client that reads none of its replies).
+        """
+        while len(self._replies) >= self._max_replies:
+            self._drained.clear()
+            await self._drained.wait()
+        self.offer_reply(frame)
 
     async def next(self) -> str | CloseRequest:
         self._sending = False
@@ -118,6 +132,7 @@ class Outbox:
             return self._close
         self._sending = True
         if self._replies:
+            self._drained.set()
             return self._replies.popleft()
         frame, self._snapshot = self._snapshot, None
         assert frame is not None

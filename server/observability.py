@@ -13,6 +13,18 @@ if TYPE_CHECKING:
 
 SNAPSHOT_OUTCOMES = ("computed", "failed")
 SNAPSHOT_SOURCES = ("computed", "channel", "database", "storage")
+# "ok" and every error code an ingest request can end with (server.errors, server.access).
+INGEST_OUTCOMES = (
+    "ok",
+    "invalid_json",
+    "validation_error",
+    "conflict",
+    "payload_too_large",
+    "unsupported_media_type",
+    "unavailable",
+)
+INGEST_RESULTS = ("accepted", "duplicate")
+CLOSE_REASONS = ("client", "shutdown", "flooding", "frame_too_big", "stalled", "error")
 
 
 class SidecarMetrics:
@@ -71,6 +83,12 @@ class SidecarMetrics:
             self.snapshots.labels(outcome)
         for via in SNAPSHOT_SOURCES:
             self.snapshots_received.labels(via)
+        for outcome in INGEST_OUTCOMES:
+            self.ingest_requests.labels(outcome)
+        for result in INGEST_RESULTS:
+            self.ingest_events.labels(result)
+        for reason in CLOSE_REASONS:
+            self.socket_closes.labels(reason)
 
     def watch(self, hub: SnapshotHub, leadership: Leadership) -> None:
         """Read the live figures from the hub and the lease at each scrape."""

@@ -3,7 +3,7 @@
 A server-to-client WebSocket frame is not masked, so the bytes of one push are the same for
 every client: the hub builds them once per snapshot and each healthy socket costs one
 `transport.write`. This reaches into uvicorn's connection object, so it is used only with the
-implementation it was written against (`ws="websockets-sansio"`, see `uvicorn_config`); on any
+implementation it was written against (uvicorn's websockets-sansio, see `uvicorn_config`); on any
 other server (Starlette's TestClient, another protocol class) `DirectWriter.of` answers None and
 pushes go through ASGI as before.
 """
@@ -52,7 +52,7 @@ class DirectWriter:
         except ImportError:  # pragma: no cover - uvicorn without websockets
             return None
         connection = getattr(getattr(websocket, "_receive", None), "__self__", None)
-        if type(connection) is not WebSocketsSansIOProtocol or not connection.handshake_complete:
+        if not isinstance(connection, WebSocketsSansIOProtocol) or not connection.handshake_complete:
             return None
         if connection.config.ws_per_message_deflate:
             return None  # frames must then go through the negotiated extension

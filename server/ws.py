@@ -2,8 +2,8 @@
 
 Close codes the server uses:
   1001  the sidecar is shutting down (SidecarServer closes every socket before uvicorn stops)
-  1008  the client sent requests faster than it read the replies (more than 32 unread), or went
-        on sending after its message rate was exceeded
+  1008  the client let 32 replies wait unsent for `stall_timeout` seconds (it reads none of them), or
+        went on sending after its message rate was exceeded, or sent ping frames past that rate
 A handshake from an address that already holds METRICS_SOCKETS_PER_ADDRESS sockets gets HTTP 429.
   1009  a frame larger than 64 KB
   4008  the client stopped reading: a push could not be written for `stall_timeout` seconds
@@ -230,8 +230,10 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
             reply, wants_alerts = _reply(text, hub)
         else:
             reply = _error("invalid_message", "binary frames are not supported; send JSON text")
-        if not outbox.offer_reply(reply):
-            log.warning("WebSocket client floods requests, closing { ip: '%s' }", _client_ip(websocket))
+        with anyio.move_on_after(settings.stall_timeout) as waited:
+            await outbox.put_reply(reply)
+        if waited.cancelled_caught:
+            log.warning("WebSocket client reads none of its replies, closing { ip: '%s' }", _client_ip(websocket))
             return CLOSE_FLOODING
         if wants_alerts is not None:
             # After its acknowledgement: then the alerts firing now, then every transition.

@@ -108,12 +108,18 @@ class RawPeer:
                 break
             response += chunk
         self.status = int(response.split(b" ", 2)[1]) if response else 0
+        self._buffer = b""
 
     def send_text(self, text: str) -> None:
         self.send_bytes_frame(0x81, text.encode())
 
     def send_bytes_frame(self, first_byte: int, payload: bytes) -> None:
-        """One masked frame with any payload: 0x81 is a final text frame, even if `payload` is not UTF-8."""
+        """One masked frame with any payload: 0x81 is a final text frame (even if `payload` is not
+        UTF-8), 0x89 a ping."""
+        self.sock.sendall(self.frame_bytes(first_byte, payload))
+
+    @staticmethod
+    def frame_bytes(first_byte: int, payload: bytes) -> bytes:
         mask = os.urandom(4)
         header = bytes([first_byte])
         if len(payload) < 126:
@@ -122,30 +128,34 @@ class RawPeer:
             header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
         else:
             header += bytes([0x80 | 127]) + struct.pack("!Q", len(payload))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
+        return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
-    def close_code(self, timeout: float) -> int | None:
-        """Read until the server's close frame; its code (None if the connection ends without one)."""
+    def next_frame(self, timeout: float) -> tuple[int, bytes] | None:
+        """The next frame from the server as (opcode, payload); None when the connection ends."""
         self.sock.settimeout(timeout)
-        data = b""
         while True:
+            if len(self._buffer) >= 2:
+                opcode, size = self._buffer[0] & 0x0F, self._buffer[1] & 0x7F
+                start = 2 + (2 if size == 126 else 8 if size == 127 else 0)
+                if len(self._buffer) >= start:
+                    if size >= 126:
+                        size = int.from_bytes(self._buffer[2:start], "big")
+                    if len(self._buffer) >= start + size:
+                        payload = self._buffer[start : start + size]
+                        self._buffer = self._buffer[start + size :]
+                        return opcode, payload
             chunk = self.sock.recv(65536)
             if not chunk:
                 return None
-            data += chunk
-            while len(data) >= 2:
-                opcode, size = data[0] & 0x0F, data[1] & 0x7F
-                start = 2 + (2 if size == 126 else 8 if size == 127 else 0)
-                if size >= 126:
-                    if len(data) < start:
-                        break
-                    size = int.from_bytes(data[2:start], "big")
-                if len(data) < start + size:
-                    break
-                if opcode == 0x8:
-                    return int.from_bytes(data[start : start + 2], "big")
-                data = data[start + size :]
+            self._buffer += chunk
+
+    def close_code(self, timeout: float) -> int | None:
+        """Read until the server's close frame; its code (None if the connection ends without one)."""
+        while (frame := self.next_frame(timeout)) is not None:
+            opcode, payload = frame
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+        return None
 
     def is_closed_by_server(self, timeout: float) -> bool:
         """Read (and discard) until the server ends the connection; False if it is still open."""

@@ -296,6 +296,15 @@ def test_errors_use_the_contract_shape_everywhere(client: TestClient) -> None:
 
 
 def test_prometheus_metrics_describe_the_sidecar(client: TestClient) -> None:
+    before = client.get("/metrics").text
+    for series in (  # every labelled series exists from the start, so a rate() over it is defined at once
+        'metrics_ingest_requests_total{outcome="conflict"} 0.0',
+        'metrics_ingest_requests_total{outcome="unavailable"} 0.0',
+        'metrics_ingest_events_total{result="duplicate"} 0.0',
+        'metrics_snapshots_total{outcome="failed"} 0.0',
+        'metrics_ws_closes_total{reason="stalled"} 0.0',
+    ):
+        assert series in before, series
     client.post("/api/v1/events", json={"type": "user_activity", "userId": "u"})
     client.post("/api/v1/events", content=b"{")
     text = client.get("/metrics").text

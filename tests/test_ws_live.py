@@ -105,3 +105,35 @@ def test_snapshots_stay_fresh_while_events_are_ingested_concurrently(settings: S
             for worker in workers:
                 worker.join()
         assert prometheus_value(address, 'metrics_snapshots_total{outcome="stale"}') == 0.0
+
+
+def test_many_requests_in_one_write_are_all_answered_when_the_client_reads(settings: Settings) -> None:
+    """60 requests in one TCP write: the server reads them faster than it can send 60 replies, but a
+    client that reads its replies is slowed down, never closed (the limit is on unread replies)."""
+    with serve(settings) as address:
+        peer = RawPeer(address)
+        assert peer.status == 101
+        peer.sock.sendall(b"".join(peer.frame_bytes(0x81, b'{"type":"ping"}') for _ in range(60)))
+        pongs = 0
+        while pongs < 60:
+            frame = peer.next_frame(timeout=5)
+            assert frame is not None and frame[0] == 0x1, f"closed after {pongs} pongs: {frame}"
+            pongs += frame[1] == b'{"type":"pong"}'
+        assert prometheus_value(address, 'metrics_ws_closes_total{reason="flooding"}') == 0.0
+        peer.close()
+
+
+def test_protocol_ping_frames_count_against_the_message_budget(settings: Settings) -> None:
+    settings = replace(settings, socket_messages_per_minute=5)
+    with serve(settings) as address:
+        peer = RawPeer(address)
+        assert peer.status == 101
+        answered = 0
+        for _ in range(5):
+            peer.send_bytes_frame(0x89, b"hi")  # a ping frame: the protocol answers it itself
+            while (frame := peer.next_frame(timeout=5)) is not None and frame[0] != 0xA:
+                pass  # snapshots in between
+            answered += frame == (0xA, b"hi")
+        assert answered == 5
+        peer.send_bytes_frame(0x89, b"hi")  # one over the budget
+        assert peer.close_code(timeout=5) == 1008

@@ -1,0 +1,43 @@
+"""uvicorn's WebSocket protocol (websockets-sansio), with protocol-level pings under a budget.
+
+A ping frame is answered by the protocol itself, below the app: without this, a client could make
+the sidecar write pongs as fast as it sends pings, whatever its message budget. Here each socket
+may send `pings_per_minute` pings a minute (bursts of as many); one more closes it with 1008.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from server.limits import TokenBucket
+
+log = logging.getLogger("server.ws")
+
+CLOSE_POLICY_VIOLATION = 1008
+
+
+class PingLimitedProtocol(WebSocketsSansIOProtocol):
+    pings_per_minute = 120
+
+    def handle_ping(self) -> None:
+        budget: TokenBucket | None = getattr(self, "_ping_budget", None)
+        now = time.monotonic()
+        if budget is None:
+            per_minute = self.pings_per_minute
+            budget = self._ping_budget = TokenBucket(per_minute / 60, per_minute, per_minute, now)
+        if budget.take(now) is None:
+            super().handle_ping()
+            return
+        # The pong the protocol already prepared goes, then the close frame; the peer is not waited for.
+        log.warning("WebSocket client floods ping frames, closing { ip: '%s' }", self.client[0] if self.client else "?")
+        self.conn.send_close(CLOSE_POLICY_VIOLATION, "too many ping frames")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
+
+def ping_limited(pings_per_minute: int) -> type[PingLimitedProtocol]:
+    """The protocol class for uvicorn's `ws` option, with this budget."""
+    return type("PingLimitedProtocol", (PingLimitedProtocol,), {"pings_per_minute": pings_per_minute})
