@@ -2,7 +2,10 @@
 
 What `.streamlit/secrets.toml` configures decides the gate:
 - an `[auth]` section: Streamlit's own OpenID Connect login (`st.login`, `st.user`, `st.logout`);
-- else `[dashboard] password_sha256`: a password form, checked against that SHA-256;
+- else `[dashboard] password_hash`: a password form, checked against that argon2id hash (slow and
+  salted: a stolen secrets file does not give the password away cheaply). Wrong passwords are
+  counted per client address and for the whole process, in every session alike, with pauses that
+  grow; each failure is logged with the address, never with what was typed;
 - else nothing: the dashboard is open, as it is on loopback.
 """
 
@@ -10,29 +13,33 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
-import hmac
 import logging
 import math
-import re
 import sys
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from streamlit import config
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.navigation.page import StreamlitPage
 
-MAX_FAILURES = 5  # wrong passwords in a row, per session, before a pause
-PAUSE_SECONDS = 30.0
+MAX_FAILURES = 5  # wrong passwords in a row from one address before it is paused
+PAUSE_SECONDS = 30.0  # the first pause; each further failure doubles it, up to MAX_PAUSE_SECONDS
+MAX_PAUSE_SECONDS = 900.0
+PROCESS_FAILURES = 20  # wrong passwords from all addresses within a minute before every try pauses
+PROCESS_PAUSE_SECONDS = 60.0
+_ADDRESSES_KEPT = 10_000  # failure records kept (the oldest go first)
 
-# Session state keys.
+# Session state key.
 _PASSED = "login-passed"
-_FAILURES = "login-failures"
-_PAUSED_UNTIL = "login-paused-until"
 
 # Monotonic seconds; tests replace it to step over the pause.
 clock: Callable[[], float] = time.monotonic
@@ -47,8 +54,8 @@ def require_login(pages: Sequence[StreamlitPage]) -> None:
         _locked(_unreadable_secrets, pages)
     elif secrets.get("auth"):
         _oidc_gate(secrets["auth"], pages)
-    elif "password_sha256" in secrets.get("dashboard", {}):
-        _password_gate(str(secrets["dashboard"]["password_sha256"]).strip().lower(), pages)
+    elif _password_configured(secrets):
+        _password_gate(secrets["dashboard"], pages)
 
 
 def ensure_logged_in() -> None:
@@ -62,7 +69,7 @@ def ensure_logged_in() -> None:
         allowed = False
     elif secrets.get("auth"):
         allowed = bool(st.user.is_logged_in)
-    elif "password_sha256" in secrets.get("dashboard", {}):
+    elif _password_configured(secrets):
         allowed = bool(st.session_state.get(_PASSED))
     else:
         allowed = True
@@ -72,8 +79,84 @@ def ensure_logged_in() -> None:
         st.stop()
 
 
-def password_sha256(password: str) -> str:
-    return hashlib.sha256(password.encode()).hexdigest()
+def password_hash(password: str) -> str:
+    """The argon2id hash of `password`, with a salt of its own (argon2-cffi's defaults)."""
+    return _HASHER.hash(password)
+
+
+_HASHER = PasswordHasher()
+
+
+def _password_configured(secrets: Mapping[str, Any]) -> bool:
+    section = secrets.get("dashboard", {})
+    return isinstance(section, Mapping) and ("password_hash" in section or "password_sha256" in section)
+
+
+@dataclass
+class _Failures:
+    count: int = 0  # in a row
+    paused_until: float = 0.0
+    logged_at: float = -math.inf
+    unlogged: int = 0
+
+
+class LoginThrottle:
+    """Wrong passwords, shared by every session of this process: per client address (a pause after
+    MAX_FAILURES in a row, doubling with each further one) and for the process as a whole (a pause
+    for everyone after PROCESS_FAILURES within a minute, against guesses spread over addresses)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._addresses: OrderedDict[str, _Failures] = OrderedDict()
+        self._recent: list[float] = []  # when the process's failures of the last minute happened
+        self._process_paused_until = 0.0
+
+    def wait(self, address: str, now: float) -> float:
+        """Seconds before `address` may try a password (0 when it may now)."""
+        with self._lock:
+            record = self._addresses.get(address)
+            own = record.paused_until - now if record is not None else 0.0
+            return max(0.0, own, self._process_paused_until - now)
+
+    def failed(self, address: str, now: float) -> float:
+        """Count a wrong password; returns the pause it starts (0 for none)."""
+        with self._lock:
+            record = self._addresses.pop(address, None) or _Failures()
+            self._addresses[address] = record
+            while len(self._addresses) > _ADDRESSES_KEPT:
+                self._addresses.popitem(last=False)
+            record.count += 1
+            pause = 0.0
+            if record.count >= MAX_FAILURES:
+                pause = min(MAX_PAUSE_SECONDS, PAUSE_SECONDS * 2 ** (record.count - MAX_FAILURES))
+                record.paused_until = now + pause
+            self._recent = [t for t in self._recent if t > now - 60] + [now]
+            if len(self._recent) >= PROCESS_FAILURES:
+                self._process_paused_until = now + PROCESS_PAUSE_SECONDS
+                self._recent.clear()
+                _log.warning(
+                    "dashboard login: %d wrong passwords within a minute; every try pauses for %.0f s",
+                    PROCESS_FAILURES,
+                    PROCESS_PAUSE_SECONDS,
+                )
+            # One line per address a minute at most, with the count since the last one.
+            record.unlogged += 1
+            if now - record.logged_at >= 60:
+                _log.warning(
+                    "dashboard login failed { ip: '%s', failures: %d, in a row: %d }",
+                    address,
+                    record.unlogged,
+                    record.count,
+                )
+                record.logged_at, record.unlogged = now, 0
+            return pause
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._addresses.pop(address, None)
+
+
+throttle = LoginThrottle()  # one per process: a new browser session starts no count afresh
 
 
 def _read_secrets() -> Mapping[str, Any] | None:
@@ -127,20 +210,37 @@ def _oidc_providers(auth: Mapping[str, Any]) -> list[str | None]:
     return [None] if "client_id" in auth or not named else named
 
 
-def _password_gate(expected: str, pages: Sequence[StreamlitPage]) -> None:
-    if not re.fullmatch(r"[0-9a-f]{64}", expected):
-        _locked(_not_a_sha256, pages)
+def _password_gate(section: Mapping[str, Any], pages: Sequence[StreamlitPage]) -> None:
+    if "password_hash" not in section:
+        _locked(_sha256_no_longer_accepted, pages)
+    expected = str(section["password_hash"]).strip()
+    try:
+        _HASHER.check_needs_rehash(expected)  # parses the hash: refuses anything that is not argon2
+    except (InvalidHashError, ValueError):
+        _locked(_not_an_argon2_hash, pages)
     if st.session_state.get(_PASSED):
         st.sidebar.button("Log out", on_click=_forget_password)
         return
     _locked(lambda: _password_page(expected), pages)
 
 
-def _not_a_sha256() -> None:
+def _sha256_no_longer_accepted() -> None:
     st.error(
-        "`password_sha256` in the secrets file is not a SHA-256 (64 hex digits), so the dashboard stays "
-        "locked. Make it with `python -m dashboard.login hash`."
+        "`password_sha256` (an unsalted SHA-256) is no longer accepted, so the dashboard stays locked. "
+        "Make a `password_hash` line with `python -m dashboard.login hash` and put it in its place."
     )
+
+
+def _not_an_argon2_hash() -> None:
+    st.error(
+        "`password_hash` in the secrets file is not an argon2 hash, so the dashboard stays locked. "
+        "Make it with `python -m dashboard.login hash`."
+    )
+
+
+def _client_address() -> str:
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
 
 
 def _password_page(expected: str) -> None:
@@ -150,21 +250,22 @@ def _password_page(expected: str) -> None:
         submitted = st.form_submit_button("Log in", type="primary")
     if not submitted:
         return
-    paused = st.session_state.get(_PAUSED_UNTIL, 0.0) - clock()
-    if paused > 0:
-        st.error(f"Too many wrong passwords. Try again in {math.ceil(paused)} s.")
+    address = _client_address()
+    wait = throttle.wait(address, clock())
+    if wait > 0:
+        st.error(f"Too many wrong passwords. Try again in {math.ceil(wait)} s.")
         return
-    if hmac.compare_digest(password_sha256(entered), expected):
-        st.session_state[_PASSED] = True
-        st.session_state[_FAILURES] = 0
-        st.rerun()
-    st.error("Wrong password.")
-    failures = st.session_state.get(_FAILURES, 0) + 1
-    if failures >= MAX_FAILURES:
-        st.session_state[_PAUSED_UNTIL] = clock() + PAUSE_SECONDS
-        failures = 0
-        st.error(f"Too many wrong passwords. Try again in {PAUSE_SECONDS:.0f} s.")
-    st.session_state[_FAILURES] = failures
+    try:
+        _HASHER.verify(expected, entered)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        st.error("Wrong password.")
+        pause = throttle.failed(address, clock())
+        if pause > 0:
+            st.error(f"Too many wrong passwords. Try again in {math.ceil(pause)} s.")
+        return
+    throttle.succeeded(address)
+    st.session_state[_PASSED] = True
+    st.rerun()
 
 
 def _forget_password() -> None:
@@ -178,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hash",
         help="read a password from stdin and print the line for .streamlit/secrets.toml",
         description="Reads the password without echo (or one line from a pipe) and prints the "
-        "`password_sha256` line for the [dashboard] section of .streamlit/secrets.toml.",
+        "`password_hash` line (argon2id) for the [dashboard] section of .streamlit/secrets.toml.",
     )
     parser.parse_args(argv)
     if sys.stdin.isatty():
@@ -191,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not password:
         print("The password is empty.", file=sys.stderr)
         return 1
-    print(f'password_sha256 = "{password_sha256(password)}"')
+    print(f'password_hash = "{password_hash(password)}"')
     return 0
 
 

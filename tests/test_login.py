@@ -6,14 +6,15 @@ in a temp directory, and no test ever reads a developer's real `.streamlit/secre
 
 from __future__ import annotations
 
-import hashlib
 import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import streamlit
+from argon2 import PasswordHasher
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest, app_test
@@ -29,7 +30,8 @@ from tests.test_pages import FakeSubscription
 ROOT = Path(__file__).parents[1]
 APP = str(ROOT / "app.py")
 PASSWORD = "correct horse battery staple"
-PASSWORD_SHA256 = hashlib.sha256(PASSWORD.encode()).hexdigest()
+# Cheap argon2id parameters keep the tests fast; `python -m dashboard.login hash` uses the library's defaults.
+PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 OIDC = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
     "cookie_secret": "not-a-real-secret",
@@ -73,6 +75,16 @@ class _AfterTheFirstRun(PagesManager):
 @pytest.fixture(autouse=True)
 def after_the_first_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app_test, "PagesManager", _AfterTheFirstRun)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle(monkeypatch: pytest.MonkeyPatch) -> dashboard.login.LoginThrottle:
+    """The process-wide count of wrong passwords, new for each test."""
+    throttle = dashboard.login.LoginThrottle()
+    monkeypatch.setattr(dashboard.login, "throttle", throttle)
+    # AppTest has no browser connection to take an address from: every session comes from this one.
+    monkeypatch.setattr(dashboard.login, "_client_address", lambda: "203.0.113.5")
+    return throttle
 
 
 @pytest.fixture
@@ -134,40 +146,40 @@ def test_secrets_without_a_login_leave_the_dashboard_open() -> None:
 
 
 def test_a_configured_password_shows_the_form_and_nothing_else() -> None:
-    at = open_app(dashboard={"password_sha256": PASSWORD_SHA256})
+    at = open_app(dashboard={"password_hash": PASSWORD_HASH})
     assert shows_only_the_password_form(at)
     assert at.text_input[0].proto.type == at.text_input[0].proto.PASSWORD  # masked
     assert not errors(at)
 
 
 def test_a_wrong_password_is_refused_without_a_hint() -> None:
-    at = submit(open_app(dashboard={"password_sha256": PASSWORD_SHA256}), "correct horse")
+    at = submit(open_app(dashboard={"password_hash": PASSWORD_HASH}), "correct horse")
     assert errors(at) == ["Wrong password."]
     assert shows_only_the_password_form(at)
 
 
 def test_the_right_password_opens_the_dashboard_for_the_session() -> None:
-    at = submit(open_app(dashboard={"password_sha256": PASSWORD_SHA256}), PASSWORD)
+    at = submit(open_app(dashboard={"password_hash": PASSWORD_HASH}), PASSWORD)
     assert shows_realtime(at)
     assert not at.text_input and not errors(at)
     assert [b.label for b in at.sidebar.button] == ["Log out"]
     assert shows_realtime(checked(at.run()))  # the next run of the same session stays open
 
 
-def test_the_configured_hash_may_be_upper_case_and_padded() -> None:
-    at = submit(open_app(dashboard={"password_sha256": f" {PASSWORD_SHA256.upper()} "}), PASSWORD)
+def test_the_configured_hash_may_be_padded() -> None:
+    at = submit(open_app(dashboard={"password_hash": f" {PASSWORD_HASH} "}), PASSWORD)
     assert shows_realtime(at)
 
 
 def test_log_out_locks_the_dashboard_again() -> None:
-    at = submit(open_app(dashboard={"password_sha256": PASSWORD_SHA256}), PASSWORD)
+    at = submit(open_app(dashboard={"password_hash": PASSWORD_HASH}), PASSWORD)
     at.sidebar.button[0].click()
     at = checked(at.run())
     assert shows_only_the_password_form(at)
 
 
-def test_five_wrong_passwords_pause_the_session_for_30_seconds(clock: list[float]) -> None:
-    at = open_app(dashboard={"password_sha256": PASSWORD_SHA256})
+def test_five_wrong_passwords_pause_the_address_for_30_seconds(clock: list[float]) -> None:
+    at = open_app(dashboard={"password_hash": PASSWORD_HASH})
     for _ in range(4):
         assert errors(submit(at, "guess")) == ["Wrong password."]
     assert errors(submit(at, "guess")) == ["Wrong password.", "Too many wrong passwords. Try again in 30 s."]
@@ -181,19 +193,63 @@ def test_five_wrong_passwords_pause_the_session_for_30_seconds(clock: list[float
     assert shows_realtime(submit(at, PASSWORD))
 
 
-def test_after_the_pause_the_count_starts_again(clock: list[float]) -> None:
-    at = open_app(dashboard={"password_sha256": PASSWORD_SHA256})
+def test_the_pause_holds_for_a_new_browser_session(clock: list[float]) -> None:
+    first = open_app(dashboard={"password_hash": PASSWORD_HASH})
+    for _ in range(5):
+        submit(first, "guess")
+    second = open_app(dashboard={"password_hash": PASSWORD_HASH})  # a new session from the same address
+    assert errors(submit(second, PASSWORD)) == ["Too many wrong passwords. Try again in 30 s."]
+    assert shows_only_the_password_form(second)
+
+
+def test_each_failure_after_the_pause_doubles_it(clock: list[float]) -> None:
+    at = open_app(dashboard={"password_hash": PASSWORD_HASH})
     for _ in range(5):
         submit(at, "guess")
-    clock[0] += 30
-    for _ in range(4):
+    pauses = []
+    for _ in range(3):
+        clock[0] += 10_000
+        pauses.append(errors(submit(at, "guess"))[-1])
+    assert pauses == [f"Too many wrong passwords. Try again in {s} s." for s in (60, 120, 240)]
+    clock[0] += 10_000
+    assert shows_realtime(submit(at, PASSWORD))  # the right one still opens it, and resets the count
+    assert dashboard.login.throttle.wait("203.0.113.5", clock[0]) == 0
+
+
+def test_guesses_spread_over_addresses_pause_every_address(
+    clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = iter(f"10.0.0.{n}" for n in range(1, 100))
+    monkeypatch.setattr(dashboard.login, "_client_address", lambda: next(addresses))
+    at = open_app(dashboard={"password_hash": PASSWORD_HASH})
+    for _ in range(dashboard.login.PROCESS_FAILURES):  # one guess from each of 20 addresses, in a minute
         assert errors(submit(at, "guess")) == ["Wrong password."]
-    assert errors(submit(at, "guess"))[-1] == "Too many wrong passwords. Try again in 30 s."
+        clock[0] += 1
+    assert errors(submit(at, PASSWORD)) == ["Too many wrong passwords. Try again in 59 s."]  # a 21st address
+    clock[0] += 59
+    assert shows_realtime(submit(at, PASSWORD))
+
+
+def test_failures_are_logged_with_the_address_never_the_password(
+    clock: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dashboard.login")
+    at = open_app(dashboard={"password_hash": PASSWORD_HASH})
+    submit(at, "hunter2")
+    submit(at, "hunter3")  # within the minute: counted, not logged again
+    clock[0] += 60
+    submit(at, "hunter4")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.login"]
+    assert lines == [
+        "dashboard login failed { ip: '203.0.113.5', failures: 1, in a row: 1 }",
+        "dashboard login failed { ip: '203.0.113.5', failures: 2, in a row: 3 }",
+    ]
+    assert "hunter" not in caplog.text
 
 
 def test_a_link_to_another_page_shows_the_login_and_then_that_page() -> None:
     at = open_app()  # registers the pages, so AppTest can ask for one by path
-    at.secrets["dashboard"] = {"password_sha256": PASSWORD_SHA256}
+    at.secrets["dashboard"] = {"password_hash": PASSWORD_HASH}
     at = checked(at.switch_page(str(ROOT / "pages" / "history.py")).run())
     assert shows_only_the_password_form(at) and not at.date_input
     at = submit(at, PASSWORD)
@@ -201,24 +257,33 @@ def test_a_link_to_another_page_shows_the_login_and_then_that_page() -> None:
     assert [i.value for i in at.info] == ["No data in this range."]
 
 
-def test_a_hash_that_is_not_a_sha256_keeps_the_dashboard_locked() -> None:
-    at = open_app(dashboard={"password_sha256": PASSWORD})  # the password itself, by mistake
+def test_a_hash_that_is_not_argon2_keeps_the_dashboard_locked() -> None:
+    at = open_app(dashboard={"password_hash": PASSWORD})  # the password itself, by mistake
     assert errors(at) == [
-        "`password_sha256` in the secrets file is not a SHA-256 (64 hex digits), so the dashboard stays "
-        "locked. Make it with `python -m dashboard.login hash`."
+        "`password_hash` in the secrets file is not an argon2 hash, so the dashboard stays locked. "
+        "Make it with `python -m dashboard.login hash`."
+    ]
+    assert not at.text_input and not shows_realtime(at)
+
+
+def test_an_unsalted_sha256_is_no_longer_accepted() -> None:
+    at = open_app(dashboard={"password_sha256": "a" * 64})
+    assert errors(at) == [
+        "`password_sha256` (an unsalted SHA-256) is no longer accepted, so the dashboard stays locked. "
+        "Make a `password_hash` line with `python -m dashboard.login hash` and put it in its place."
     ]
     assert not at.text_input and not shows_realtime(at)
 
 
 def test_a_secrets_file_that_cannot_be_read_keeps_the_dashboard_locked(secrets_file: Path) -> None:
-    secrets_file.write_text(f'[dashboard]\npassword_sha256 = "{PASSWORD_SHA256}\n')  # unterminated string
+    secrets_file.write_text(f'[dashboard]\npassword_hash = "{PASSWORD_HASH}\n')  # unterminated string
     at = open_app()
     assert errors(at) == ["The login settings in the secrets file cannot be read, so the dashboard stays locked."]
     assert not at.text_input and not shows_realtime(at)
 
 
 def test_the_password_from_a_secrets_file_is_used(secrets_file: Path) -> None:
-    secrets_file.write_text(f'[dashboard]\npassword_sha256 = "{PASSWORD_SHA256}"\n')
+    secrets_file.write_text(f'[dashboard]\npassword_hash = "{PASSWORD_HASH}"\n')
     at = open_app()
     assert shows_only_the_password_form(at)
     assert shows_realtime(submit(at, PASSWORD))
@@ -236,7 +301,7 @@ def test_oidc_when_logged_out_shows_only_a_log_in_button() -> None:
 
 
 def test_oidc_wins_over_a_password() -> None:
-    at = open_app(user={"is_logged_in": False}, auth=OIDC, dashboard={"password_sha256": PASSWORD_SHA256})
+    at = open_app(user={"is_logged_in": False}, auth=OIDC, dashboard={"password_hash": PASSWORD_HASH})
     assert [b.label for b in at.button] == ["Log in"] and not at.text_input
 
 
@@ -276,7 +341,7 @@ def test_the_first_visit_after_a_restart_to_another_page_gets_the_login_page_too
 ) -> None:
     monkeypatch.setattr(app_test, "PagesManager", PagesManager)  # every run is the first one
     at = open_app()  # registers the pages, so AppTest can ask for one by path
-    at.secrets["dashboard"] = {"password_sha256": PASSWORD_SHA256}
+    at.secrets["dashboard"] = {"password_hash": PASSWORD_HASH}
     at = checked(at.switch_page(str(ROOT / "pages" / "history.py")).run())
     assert not at.date_input  # none of the page
     assert [w.value for w in at.warning] == ["This dashboard asks for a login."]
@@ -290,7 +355,7 @@ def test_hash_reads_a_piped_password_and_prints_the_secrets_line(
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
     assert dashboard.login.main(["hash"]) == 0
-    assert capsys.readouterr().out == f'password_sha256 = "{PASSWORD_SHA256}"\n'
+    _verifies(capsys.readouterr().out, PASSWORD)
 
 
 def test_hash_asks_twice_without_echo_on_a_terminal(
@@ -306,7 +371,7 @@ def test_hash_asks_twice_without_echo_on_a_terminal(
     monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or next(answers))
     assert dashboard.login.main(["hash"]) == 0
     assert prompts == ["Dashboard password: ", "Again: "]
-    assert capsys.readouterr().out == f'password_sha256 = "{PASSWORD_SHA256}"\n'
+    _verifies(capsys.readouterr().out, PASSWORD)
 
     assert dashboard.login.main(["hash"]) == 1
     assert capsys.readouterr() == ("", "The two passwords differ.\n")
@@ -316,3 +381,12 @@ def test_hash_refuses_an_empty_password(monkeypatch: pytest.MonkeyPatch, capsys:
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     assert dashboard.login.main(["hash"]) == 1
     assert capsys.readouterr() == ("", "The password is empty.\n")
+
+
+def _verifies(printed: str, password: str) -> None:
+    """`printed` is one `password_hash = "..."` line: an argon2id hash, salted, of `password`."""
+    prefix, hashed, end = printed.split('"')
+    assert (prefix, end) == ("password_hash = ", "\n")
+    assert hashed.startswith("$argon2id$")
+    assert PasswordHasher().verify(hashed, password)
+    assert dashboard.login.password_hash(password) != hashed  # a salt of its own each time
