@@ -7,6 +7,7 @@ import sys
 
 from server.app import SidecarServer, create_app, uvicorn_config
 from server.errors import ConfigurationError
+from server.logs import install_log_filters
 from server.settings import Settings
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
@@ -14,6 +15,7 @@ LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    install_log_filters()
     try:
         settings = Settings.from_env()
     except ConfigurationError as exc:

@@ -4,22 +4,43 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 # uvicorn logs these with a traceback, though the client caused them and was answered (a frame
 # that is not UTF-8 gets close code 1007): one line at WARNING says enough.
 _CLIENT_ERRORS = frozenset({"Invalid UTF-8 sequence received from client."})
 
 
-class RedactTokens(logging.Filter):
-    """Masks `token=...` (a WebSocket query parameter) in log lines, e.g. uvicorn's request lines."""
+_QUERY_PAIR = re.compile(r"([?&;])([^=&;\s\"'#]+)=([^&;\s\"'#]*)")
+_SECRET_KEYS = frozenset({"token", "access_token"})
 
-    _PATTERN = re.compile(r"(token=)[^&\s\"']+")
+
+def redact(text: str) -> str:
+    """`text` with the value of every `token=` query parameter replaced by `***`, however its key
+    is written (`%74oken=`, `TOKEN=` are the same parameter to the server)."""
+
+    def mask(match: re.Match[str]) -> str:
+        key = match.group(2)
+        if unquote_plus(key).lower() not in _SECRET_KEYS:
+            return match.group(0)
+        return f"{match.group(1)}{key}=***"
+
+    return _QUERY_PAIR.sub(mask, text)
+
+
+class RedactTokens(logging.Filter):
+    """At a handler: formats the record's message (its own `%` arguments included), masks tokens in
+    the result, and keeps that as the message. On a handler it sees every record the handler
+    writes, whichever logger it came from (a filter on a logger misses its children's records)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._PATTERN.sub(r"\1***", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a malformed record is logging's own business to report
+        masked = redact(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
         return True
 
 
@@ -34,12 +55,11 @@ class QuietClientErrors(logging.Filter):
 
 
 def install_log_filters() -> None:
-    for name, kinds in (
-        ("uvicorn.error", (RedactTokens, QuietClientErrors)),
-        ("uvicorn.access", (RedactTokens,)),
-        ("server", (RedactTokens,)),
-    ):
-        logger = logging.getLogger(name)
-        for kind in kinds:
-            if not any(isinstance(f, kind) for f in logger.filters):
-                logger.addFilter(kind())
+    """Mask tokens at every handler of the root logger (where uvicorn's and ours end up), and quiet
+    uvicorn's tracebacks for clients' mistakes."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokens) for f in handler.filters):
+            handler.addFilter(RedactTokens())
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietClientErrors) for f in uvicorn_errors.filters):
+        uvicorn_errors.addFilter(QuietClientErrors())

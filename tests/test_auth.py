@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +16,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect as ws_connect
 
 from dashboard.api import AnalyticsClient
 from server.app import create_app
@@ -20,7 +24,10 @@ from server.auth import authenticate, digest, parse_tokens
 from server.errors import ConfigurationError
 from server.logs import RedactTokens
 from server.settings import Settings
+from tests.faults import free_port
+from tests.live import wait_until
 
+ROOT = Path(__file__).parents[1]
 READ, INGEST, ADMIN = "mt_read_token", "mt_ingest_token", "mt_admin_token"
 TOKENS = parse_tokens(f"viewer:read:{digest(READ)},writer:ingest:{digest(INGEST)},ops:admin:{digest(ADMIN)}", None)
 
@@ -143,12 +150,53 @@ def test_a_socket_whose_first_message_is_no_valid_auth_is_closed(
 
 
 def test_tokens_in_query_strings_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("test.redaction")
-    logger.addFilter(RedactTokens())
+    """At the handler, for a child logger's records too, with `%` arguments, however the key is written."""
+    caplog.handler.addFilter(RedactTokens())
+    logger = logging.getLogger("test.redaction.child")
     with caplog.at_level(logging.INFO, logger="test.redaction"):
         logger.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", f"/ws/metrics?token={ADMIN}&x=1")
-    assert ADMIN not in caplog.text
-    assert "/ws/metrics?token=***&x=1" in caplog.text
+        logger.info("GET /ws/metrics?x=1&%%74oken=%s HTTP/1.1 (%d%%)", READ, 100)
+        logger.info("/ws/metrics?TOKEN=%s", INGEST)
+        logger.info("a tokenizer=%s is not a token", "kept")
+    assert ADMIN not in caplog.text and READ not in caplog.text and INGEST not in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        '127.0.0.1:5000 - "WebSocket /ws/metrics?token=***&x=1" [accepted]',
+        "GET /ws/metrics?x=1&%74oken=*** HTTP/1.1 (100%)",
+        "/ws/metrics?TOKEN=***",
+        "a tokenizer=kept is not a token",
+    ]
+
+
+def test_uvicorns_own_log_lines_mask_a_token_under_an_encoded_key(tmp_path: Path) -> None:
+    """`python -m server` as deployed: the handshake with `?%74oken=` (which the server reads as
+    `token`) is logged by uvicorn with the value masked."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        "PORT": str(port),
+        "METRICS_TOKENS": f"reader:read:{digest(READ)}",
+        "REDIS_URL": "",
+    }
+    log_path = tmp_path / "sidecar.log"
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stderr=sink)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health"), 30, "the sidecar is up")
+        with ws_connect(f"ws://127.0.0.1:{port}/ws/metrics?%74oken={READ}") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "metrics"
+        wait_until(lambda: "%74oken=***" in log_path.read_text(), 5, "uvicorn logs the handshake")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert READ not in log_path.read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_the_dashboard_sends_its_own_token() -> None:
