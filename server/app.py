@@ -1,4 +1,8 @@
-"""`create_app(settings)`: the Starlette sidecar. Run with `uvicorn server.app:create_app --factory`."""
+"""`create_app(settings)`: the Starlette sidecar, served as `uvicorn_config` says by `python -m server`.
+
+With the bare uvicorn command (`uvicorn server.app:create_app --factory`) add `--no-proxy-headers`:
+uvicorn's default believes X-Forwarded-For from 127.0.0.1 before the app sees the request.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from server.access import AccessMiddleware
 from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
+from server.client_address import ClientAddressMiddleware
 from server.hub import SnapshotHub
 from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
@@ -107,6 +112,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
 
     install_log_filters()
     middleware = [
+        # Outermost: everything after it, the rate limiter and the socket cap included, sees the
+        # client a trusted proxy names rather than the proxy.
+        Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
         # Browsers may call the REST API only from the same exact origins that may open the socket.
         Middleware(
             CORSMiddleware,
@@ -137,6 +145,9 @@ def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvic
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": False,  # compression costs memory per socket; snapshots are ~0.4 KB
         "timeout_graceful_shutdown": 10,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; server.client_address
+        # believes it only from METRICS_TRUSTED_PROXIES.
+        "proxy_headers": False,
         "log_config": None,
         **overrides,
     }

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from server.auth import Token, parse_tokens
+from server.client_address import Network, parse_networks
 from server.errors import ConfigurationError
 
 DEFAULT_SQLITE_PATH = Path("data") / "metrics.db"
@@ -42,6 +43,8 @@ class Settings:
     requests_per_second: float = 100.0  # per token, or per client address when open
     socket_messages_per_minute: int = 120
     sockets_per_address: int = 100
+    # Proxies whose X-Forwarded-For / Forwarded is believed (METRICS_TRUSTED_PROXIES); none by default.
+    trusted_proxies: tuple[Network, ...] = ()
     # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
     dashboard_token: str | None = field(default=None, repr=False)
     # The token `python -m server.client` presents (METRICS_TOKEN).
@@ -133,6 +136,11 @@ class Settings:
                 if not raw.isdigit() or int(raw) < 1:
                     raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
                 kwargs[key] = int(raw)
+        if (proxies := get("METRICS_TRUSTED_PROXIES")) is not None:
+            try:
+                kwargs["trusted_proxies"] = parse_networks(proxies)
+            except ValueError as exc:
+                raise ConfigurationError(f"METRICS_TRUSTED_PROXIES: {exc}") from exc
         kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
         kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ def test_defaults_are_the_embedded_quick_start() -> None:
     assert (settings.host, settings.port, settings.redis_prefix) == ("127.0.0.1", 3000, "metrics:")
     assert settings.allowed_origins == ("http://localhost:8501", "http://127.0.0.1:8501")
     assert (settings.api_url, settings.ws_url) == ("http://localhost:3000", "ws://localhost:3000/ws/metrics")
+    assert settings.trusted_proxies == ()  # no proxy header is believed unless told
 
 
 def test_every_contract_variable_is_read() -> None:
@@ -37,6 +39,7 @@ def test_every_contract_variable_is_read() -> None:
             "METRICS_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
             "METRICS_API_URL": "http://api:8080",
             "METRICS_WS_URL": "ws://api:8080/ws/metrics",
+            "METRICS_TRUSTED_PROXIES": "10.0.0.7, 10.1.0.0/16,2001:db8::/64",
         },
         env_file=None,
     )
@@ -47,6 +50,11 @@ def test_every_contract_variable_is_read() -> None:
     assert (settings.redis_prefix, settings.host, settings.port) == ("shop1:", "0.0.0.0", 8080)
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
     assert (settings.api_url, settings.ws_url) == ("http://api:8080", "ws://api:8080/ws/metrics")
+    assert settings.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.7/32"),
+        ipaddress.ip_network("10.1.0.0/16"),
+        ipaddress.ip_network("2001:db8::/64"),
+    )
 
 
 def test_the_real_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -65,6 +73,8 @@ def test_the_real_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ("METRICS_CURRENCY", "dollars", "three-letter ISO code"),
         ("PORT", "http", "PORT must be an integer"),
         ("PORT", "70000", "PORT must be between 1 and 65535"),
+        ("METRICS_TRUSTED_PROXIES", "10.0.0.7,nginx", "METRICS_TRUSTED_PROXIES: 'nginx' is not an IP address"),
+        ("METRICS_TRUSTED_PROXIES", "10.0.0.0/33", "METRICS_TRUSTED_PROXIES: '10.0.0.0/33' is not"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(variable: str, value: str, message: str) -> None:
