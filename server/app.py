@@ -23,6 +23,7 @@ from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
 from server.client_address import ClientAddressMiddleware
+from server.http_protocol import bounded_h11
 from server.hub import SnapshotHub
 from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
@@ -133,10 +134,18 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
 
 
 def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvicorn.Config:
-    """How the sidecar is served: frame limit, keepalive pings that drop dead peers, graceful stop."""
+    """How the sidecar is served: bounds on every connection before any token is checked (header
+    size, deadlines for headers and body, a connection limit), the frame limit, keepalive pings
+    that drop dead peers, a graceful stop."""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        # h11 caps a request's line and headers; server/http_protocol.py adds deadlines for them
+        # and for the body (uvicorn's httptools parser has neither).
+        "http": bounded_h11(settings.header_timeout, settings.body_timeout),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.max_connections_allowed,
+        "timeout_keep_alive": 5,
         # uvicorn's websockets-sansio (server/wire.py writes pushes through it directly), with ping
         # frames counted against the socket's message budget (server/ws_protocol.py).
         "ws": ping_limited(settings.socket_messages_per_minute),

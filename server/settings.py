@@ -19,6 +19,7 @@ from server.client_address import Network, parse_networks
 from server.errors import ConfigurationError
 
 DEFAULT_SQLITE_PATH = Path("data") / "metrics.db"
+_RESERVED_FILES = 64  # file handles kept out of METRICS_MAX_CONNECTIONS's default (pool, Redis, logs)
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8501", "http://127.0.0.1:8501")
 
 
@@ -45,6 +46,9 @@ class Settings:
     sockets_per_address: int = 100
     # Proxies whose X-Forwarded-For / Forwarded is believed (METRICS_TRUSTED_PROXIES); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    # Open connections (HTTP and WebSocket) before new requests get 503 (METRICS_MAX_CONNECTIONS);
+    # None: what the process's open-file limit leaves room for (`max_connections_allowed`).
+    max_connections: int | None = None
     # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
     dashboard_token: str | None = field(default=None, repr=False)
     # The token `python -m server.client` presents (METRICS_TOKEN).
@@ -58,6 +62,9 @@ class Settings:
     stall_timeout: float = 15.0
     max_batch_events: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024  # a request's line and headers; more gets 400 before any app code
+    header_timeout: float = 10.0  # a request's headers must be in within this (from connect or the last response)
+    body_timeout: float = 30.0  # and its body within this after its headers
     future_tolerance_s: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -84,6 +91,19 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def max_connections_allowed(self) -> int:
+        """METRICS_MAX_CONNECTIONS, or by default the open-file limit less room for the database
+        pool, Redis and the files a process needs: past it new requests get 503, not a hang."""
+        if self.max_connections is not None:
+            return self.max_connections
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return 100_000
+        return max(16, soft - _RESERVED_FILES)
 
     @property
     def pubsub_silence(self) -> float:
@@ -131,6 +151,7 @@ class Settings:
         for name, key in (
             ("METRICS_SOCKET_MESSAGES_PER_MINUTE", "socket_messages_per_minute"),
             ("METRICS_SOCKETS_PER_ADDRESS", "sockets_per_address"),
+            ("METRICS_MAX_CONNECTIONS", "max_connections"),
         ):
             if (raw := get(name)) is not None:
                 if not raw.isdigit() or int(raw) < 1:
