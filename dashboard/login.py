@@ -31,6 +31,8 @@ from streamlit import config
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.navigation.page import StreamlitPage
 
+from server.file_permissions import readable_by_others, warning_for
+
 MAX_FAILURES = 5  # wrong passwords in a row from one address before it is paused
 PAUSE_SECONDS = 30.0  # the first pause; each further failure doubles it, up to MAX_PAUSE_SECONDS
 MAX_PAUSE_SECONDS = 900.0
@@ -161,6 +163,7 @@ throttle = LoginThrottle()  # one per process: a new browser session starts no c
 
 def _read_secrets() -> Mapping[str, Any] | None:
     """The secrets as a dict: empty when no secrets file exists, None when one exists but cannot be read."""
+    _warn_about_exposed_secrets()
     try:
         return st.secrets.to_dict()
     except StreamlitSecretNotFoundError:
@@ -169,6 +172,18 @@ def _read_secrets() -> Mapping[str, Any] | None:
             _log.exception("cannot read the secrets file; the dashboard stays locked")
             return None
         return {}
+
+
+_warned = threading.Event()
+
+
+def _warn_about_exposed_secrets() -> None:
+    """Once per process: say which secrets files other users of the machine may read."""
+    if _warned.is_set():
+        return
+    _warned.set()
+    for path, mode in readable_by_others([*config.get_option("secrets.files"), ".env"]):
+        _log.warning(warning_for(path, mode))
 
 
 def _locked(login_page: Callable[[], None], pages: Sequence[StreamlitPage]) -> None:

@@ -7,6 +7,7 @@ import sys
 
 from server.app import SidecarServer, create_app, uvicorn_config
 from server.errors import ConfigurationError
+from server.file_permissions import readable_by_others, warning_for
 from server.logs import install_log_filters
 from server.settings import Settings
 
@@ -21,6 +22,8 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    for path, mode in readable_by_others(settings.secret_files):
+        logging.getLogger("server").warning(warning_for(path, mode))
     app = create_app(settings)
     SidecarServer(uvicorn_config(settings, app), app).run()
     return 0

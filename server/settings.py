@@ -40,6 +40,7 @@ class Settings:
     embedded: bool = True
     # API tokens (hashed); none means open, which is allowed on loopback only.
     tokens: tuple[Token, ...] = ()
+    tokens_file: str | None = None  # METRICS_TOKENS_FILE, where part of `tokens` came from
     # Limits (METRICS_REQUESTS_PER_SECOND, METRICS_SOCKET_MESSAGES_PER_MINUTE, METRICS_SOCKETS_PER_ADDRESS).
     requests_per_second: float = 100.0  # per token, or per client address when open
     socket_messages_per_minute: int = 120
@@ -91,6 +92,12 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def secret_files(self) -> tuple[str, ...]:
+        """Files of this configuration that hold secrets: `.env` (tokens, database passwords) and
+        the tokens file."""
+        return (".env", *((self.tokens_file,) if self.tokens_file else ()))
 
     @property
     def max_connections_allowed(self) -> int:
@@ -146,6 +153,7 @@ class Settings:
                 raise ConfigurationError(f"PORT must be an integer, got {port!r}")
             kwargs["port"] = int(port)
         kwargs["tokens"] = parse_tokens(get("METRICS_TOKENS"), get("METRICS_TOKENS_FILE"))
+        kwargs["tokens_file"] = get("METRICS_TOKENS_FILE")
         if (rps := get("METRICS_REQUESTS_PER_SECOND")) is not None:
             kwargs["requests_per_second"] = _number("METRICS_REQUESTS_PER_SECOND", rps)
         for name, key in (

@@ -216,9 +216,7 @@ def test_each_failure_after_the_pause_doubles_it(clock: list[float]) -> None:
     assert dashboard.login.throttle.wait("203.0.113.5", clock[0]) == 0
 
 
-def test_guesses_spread_over_addresses_pause_every_address(
-    clock: list[float], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_guesses_spread_over_addresses_pause_every_address(clock: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
     addresses = iter(f"10.0.0.{n}" for n in range(1, 100))
     monkeypatch.setattr(dashboard.login, "_client_address", lambda: next(addresses))
     at = open_app(dashboard={"password_hash": PASSWORD_HASH})
@@ -390,3 +388,20 @@ def _verifies(printed: str, password: str) -> None:
     assert hashed.startswith("$argon2id$")
     assert PasswordHasher().verify(hashed, password)
     assert dashboard.login.password_hash(password) != hashed  # a salt of its own each time
+
+
+def test_a_secrets_file_other_users_may_read_is_said_once(
+    secrets_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    monkeypatch.setattr(dashboard.login, "_warned", threading.Event())
+    secrets_file.write_text(f'[dashboard]\npassword_hash = "{PASSWORD_HASH}"\n')
+    secrets_file.chmod(0o644)
+    caplog.set_level(logging.WARNING, logger="dashboard.login")
+    open_app()
+    open_app()
+    said = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
+    assert said == [
+        f"{secrets_file} holds secrets but is readable by other users (mode 0o644); run: chmod 600 {secrets_file}"
+    ]
