@@ -1,12 +1,19 @@
 """Who may call what: the scope each REST path needs, checked before the route runs.
 
 With no tokens configured everything is open (the sidecar then listens on loopback only, see
-`Settings`). `/health` and `/openapi.json` stay open for load balancers and tooling.
+`Settings`). `/health` and `/openapi.json` stay open for load balancers and tooling. Wrong or
+missing tokens are counted per client address (`AuthFailures`): logged once a minute with the
+count, and an address past the limit waits (429) for the rest of that minute.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -14,6 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth import Token, authenticate, digest
 from server.limits import RateLimiter
+from server.token_registry import TokenRegistry
+
+log = logging.getLogger("server.auth")
+
+FAILURES_PER_MINUTE = 60  # wrong or missing tokens from one address in a minute before it waits
+_WINDOW = 60.0
 
 PUBLIC = frozenset({"/health", "/openapi.json"})
 
@@ -24,7 +37,7 @@ def required_scope(method: str, path: str) -> str | None:
     if path == "/api/v1/events" and method == "POST":
         return "ingest"
     if path == "/metrics":
-        return "admin"
+        return "metrics"
     return "read"
 
 
@@ -60,24 +73,83 @@ def rate_limited(retry_after: float) -> JSONResponse:
     return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
 
 
+@dataclass
+class _Window:
+    started: float
+    count: int = 0
+    unlogged: int = 0
+    logged_at: float = -math.inf
+
+
+class AuthFailures:
+    """Wrong or missing tokens, per client address, in a bounded table (the oldest addresses go)."""
+
+    def __init__(
+        self, limit: int = FAILURES_PER_MINUTE, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.max_keys = max_keys
+        self._clock = clock
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
+
+    def wait(self, address: str) -> float | None:
+        """Seconds `address` must wait before its token is looked at again, or None."""
+        window = self._windows.get(address)
+        if window is None:
+            return None
+        remaining = window.started + _WINDOW - self._clock()
+        if remaining <= 0 or window.count < self.limit:
+            return None
+        return remaining
+
+    def failed(self, address: str, reason: str) -> None:
+        now = self._clock()
+        window = self._windows.pop(address, None)
+        if window is None:
+            window = _Window(started=now)
+        elif now - window.started >= _WINDOW:  # a new minute; what was not said yet is said with it
+            window = _Window(started=now, unlogged=window.unlogged, logged_at=window.logged_at)
+        self._windows[address] = window
+        while len(self._windows) > self.max_keys:
+            self._windows.popitem(last=False)
+        window.count += 1
+        window.unlogged += 1
+        if now - window.logged_at >= _WINDOW:
+            log.warning(
+                "authentication failed { ip: '%s', reason: '%s', failures: %d }", address, reason, window.unlogged
+            )
+            window.logged_at, window.unlogged = now, 0
+        if window.count == self.limit:
+            log.warning("too many failed authentications { ip: '%s' }: it waits out the minute", address)
+
+
 class AccessMiddleware:
     """Checks REST requests: the token's scope, then its rate (per token, or per address when
     open). The WebSocket endpoint checks its own handshake (server.ws)."""
 
-    def __init__(self, app: ASGIApp, tokens: tuple[Token, ...], limiter: RateLimiter) -> None:
+    def __init__(
+        self, app: ASGIApp, registry: TokenRegistry, limiter: RateLimiter, failures: AuthFailures
+    ) -> None:
         self.app = app
-        self.tokens = tokens
+        self.registry = registry
         self.limiter = limiter
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             needed = required_scope(scope["method"], scope["path"])
             if needed is not None:
-                key = "address:" + (scope["client"][0] if scope.get("client") else "unknown")
-                if self.tokens:
+                address = scope["client"][0] if scope.get("client") else "unknown"
+                key = "address:" + address
+                if self.registry.required:
+                    if (wait := self.failures.wait(address)) is not None:
+                        await rate_limited(wait)(scope, receive, send)
+                        return
                     presented = bearer(Headers(scope=scope))
-                    refusal = check(self.tokens, presented, needed)
+                    refusal = check(self.registry.tokens, presented, needed)
                     if refusal is not None:
+                        if refusal.status_code == 401:
+                            self.failures.failed(address, "no token" if presented is None else "invalid token")
                         await refusal(scope, receive, send)
                         return
                     key = "token:" + digest(presented or "")

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from server.access import AccessMiddleware
+from server.access import AccessMiddleware, AuthFailures
 from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
@@ -36,14 +36,22 @@ from server.snapshot_loop import SnapshotLoop, utc_now
 from server.storage import snapshot_log
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
+from server.token_registry import TokenRegistry, install_reload_on_sighup
+from server.ws import TokenSockets
 from server.ws_protocol import ping_limited
 
 log = logging.getLogger("server.app")
+
+SOCKETS_AUTHENTICATING_PER_ADDRESS = 8  # sockets of one address still waiting for their first-message token
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
     """The sidecar; `clock` is what "now" means to it (tests pass a fixed one)."""
     settings = settings or Settings.from_env()
+    tokens = TokenRegistry(settings.tokens, settings.tokens_file)
+    auth_failures = AuthFailures()
+    token_sockets = TokenSockets()
+    tokens.on_revoked(token_sockets.revoke)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -78,8 +86,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             observability.watch(hub, leadership)
             service = MetricsService(settings, engine, backend, hub, clock, observability, alerts)
             await loop.start()
+            install_reload_on_sighup(tokens)
             tasks = [
-                asyncio.create_task(loop.run()),
+                asyncio.create_task(loop.run()),  # first: a stop waits for it (below)
+                asyncio.create_task(tokens.watch()),
                 asyncio.create_task(hub.listen(settings.pubsub_silence if backend.name != "memory" else None)),
                 asyncio.create_task(hub.watch()),
                 asyncio.create_task(alert_feed.listen()),
@@ -95,6 +105,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 "alerts": alert_feed,
                 "observability": observability,
                 "sockets_by_address": AddressCounter(settings.sockets_per_address),
+                "sockets_authenticating": AddressCounter(SOCKETS_AUTHENTICATING_PER_ADDRESS),
+                "tokens": tokens,
+                "auth_failures": auth_failures,
+                "token_sockets": token_sockets,
             }
         finally:
             if loop is not None:
@@ -126,8 +140,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         ),
         Middleware(
             AccessMiddleware,
-            tokens=settings.tokens,
+            registry=tokens,
             limiter=RateLimiter(settings.requests_per_second, burst=max(1.0, settings.requests_per_second)),
+            failures=auth_failures,
         ),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)

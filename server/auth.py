@@ -4,7 +4,8 @@ Tokens come from `METRICS_TOKENS` (`name:scope+scope:sha256hex`, comma-separated
 TOML file named by `METRICS_TOKENS_FILE` (`[[token]]` tables with `name`, `scopes`, `sha256`).
 `python -m server.tokens new --name NAME --scopes read` makes one and prints both forms.
 
-Scopes: `read` (metrics, history, the socket), `ingest` (events), `admin` (everything).
+Scopes: `read` (metrics, history, the socket), `ingest` (events), `metrics` (the Prometheus
+figures of `/metrics`, for a scraper), `admin` (everything).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from server.errors import ConfigurationError
 
-SCOPES = ("read", "ingest", "admin")
+SCOPES = ("read", "ingest", "metrics", "admin")
 _HEX = set("0123456789abcdef")
 
 

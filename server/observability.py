@@ -24,7 +24,7 @@ INGEST_OUTCOMES = (
     "unavailable",
 )
 INGEST_RESULTS = ("accepted", "duplicate")
-CLOSE_REASONS = ("client", "shutdown", "flooding", "frame_too_big", "stalled", "error")
+CLOSE_REASONS = ("client", "shutdown", "flooding", "frame_too_big", "stalled", "revoked", "error")
 
 
 class SidecarMetrics:

@@ -4,13 +4,18 @@ Close codes the server uses:
   1001  the sidecar is shutting down (SidecarServer closes every socket before uvicorn stops)
   1008  the client let 32 replies wait unsent for `stall_timeout` seconds (it reads none of them), or
         went on sending after its message rate was exceeded, or sent ping frames past that rate
-A handshake from an address that already holds METRICS_SOCKETS_PER_ADDRESS sockets gets HTTP 429.
   1009  a frame larger than 64 KB
+  1013  the socket authenticated by its first message, but its address already holds
+        METRICS_SOCKETS_PER_ADDRESS sockets (with credentials in the handshake: HTTP 429 instead)
   4008  the client stopped reading: a push could not be written for `stall_timeout` seconds
-  4401  tokens are required and the first message was not a valid {"type": "auth", "token": ...}
-  4403  the token lacks the `read` scope
+  4401  tokens are required and the first message (within 3 s) was not a valid
+        {"type": "auth", "token": ...}
+  4403  the token lacks the `read` scope, or was taken out of the tokens file while the socket was open
 A handshake from a browser `Origin` that is not allowed is refused with HTTP 403, and one with a
-wrong token (header or ?token=) with HTTP 401 / 403.
+wrong token (header or ?token=) with HTTP 401 / 403. Only authenticated sockets count against
+METRICS_SOCKETS_PER_ADDRESS (HTTP 429 past it); sockets still waiting for their first-message
+token have a small cap of their own per address (HTTP 429), and an address with too many failed
+authentications in the last minute waits (HTTP 429).
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import anyio
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.access import bearer, check, rate_limited
+from server.access import AuthFailures, bearer, check, rate_limited
 from server.alerts.feed import AlertFeed
+from server.auth import Token
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
+from server.token_registry import TokenRegistry
 from server.wire import DirectWriter
 
 log = logging.getLogger("server.ws")
@@ -41,7 +48,8 @@ CLOSE_TOO_BIG = 1009
 CLOSE_STALLED = 4008
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-AUTH_TIMEOUT = 5.0
+CLOSE_TRY_AGAIN_LATER = 1013
+AUTH_TIMEOUT = 3.0  # seconds a socket without credentials in its handshake has to send them
 MAX_UNREAD_REPLIES = 32
 _PONG = '{"type":"pong"}'
 _CLOSE_REASONS = {
@@ -49,6 +57,7 @@ _CLOSE_REASONS = {
     CLOSE_FLOODING: "flooding",
     CLOSE_TOO_BIG: "frame_too_big",
     CLOSE_STALLED: "stalled",
+    CLOSE_FORBIDDEN: "revoked",
     1011: "error",
 }
 
@@ -61,39 +70,89 @@ def _client_ip(websocket: WebSocket) -> str:
     return websocket.client.host if websocket.client else "unknown"
 
 
+class TokenSockets:
+    """The open sockets of each token, so that a token taken away closes them (4403)."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, set[Outbox]] = {}
+
+    def add(self, sha256: str, outbox: Outbox) -> None:
+        self._by_token.setdefault(sha256, set()).add(outbox)
+
+    def discard(self, sha256: str, outbox: Outbox) -> None:
+        outboxes = self._by_token.get(sha256)
+        if outboxes is not None:
+            outboxes.discard(outbox)
+            if not outboxes:
+                del self._by_token[sha256]
+
+    def revoke(self, removed: frozenset[str]) -> None:
+        for sha256 in removed:
+            for outbox in self._by_token.pop(sha256, set()):
+                outbox.close(CLOSE_FORBIDDEN)
+
+
 async def metrics_socket(websocket: WebSocket) -> None:
     settings: Settings = websocket.state.settings
     hub: SnapshotHub = websocket.state.hub
+    ip = _client_ip(websocket)
     origin = websocket.headers.get("origin")
     if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
-        log.warning("WebSocket handshake refused { ip: '%s', reason: 'origin not allowed' }", _client_ip(websocket))
+        log.warning("WebSocket handshake refused { ip: '%s', reason: 'origin not allowed' }", ip)
         await websocket.close(code=1008)  # before accept: the server answers HTTP 403
         return
-
-    ip = _client_ip(websocket)
+    # Authenticate first: only authenticated sockets count against the address's cap, so sockets
+    # that never authenticate cannot lock out one that does.
+    registry: TokenRegistry = websocket.state.tokens
+    token: Token | None = None
+    accepted = False
+    if registry.required:
+        failures: AuthFailures = websocket.state.auth_failures
+        if (wait := failures.wait(ip)) is not None:
+            await _refuse(websocket, rate_limited(wait), reason="too many failed authentications")
+            return
+        presented = bearer(websocket.headers) or websocket.query_params.get("token")
+        if presented is not None:
+            refusal = check(registry.tokens, presented, "read")
+            if refusal is not None:
+                if refusal.status_code == 401:
+                    failures.failed(ip, "invalid token")
+                await _refuse(websocket, refusal)
+                return
+            token = registry.authenticate(presented)
+        else:
+            # No credentials in the handshake: the first message must bring them, soon, and an
+            # address may have only a few sockets waiting for theirs.
+            waiting: AddressCounter = websocket.state.sockets_authenticating
+            if not waiting.acquire(ip):
+                await _refuse(websocket, rate_limited(AUTH_TIMEOUT), reason="too many sockets authenticating")
+                return
+            try:
+                await websocket.accept()
+                accepted = True
+                token = await _first_message_auth(websocket, registry, failures, ip)
+            finally:
+                waiting.release(ip)
+            if token is None:
+                return
     addresses: AddressCounter = websocket.state.sockets_by_address
     if not addresses.acquire(ip):
-        await _refuse(websocket, rate_limited(60), reason="too many sockets from this address")
+        if accepted:
+            await websocket.send_text(_error("rate_limited", "too many sockets from this address"))
+            await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
+        else:
+            await _refuse(websocket, rate_limited(60), reason="too many sockets from this address")
         return
     try:
-        await _serve(websocket, settings, hub)
+        if not accepted:
+            await websocket.accept()
+        await _serve(websocket, settings, hub, token)
     finally:
         addresses.release(ip)
 
 
-async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> None:
+async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, token: Token | None) -> None:
     observability: SidecarMetrics = websocket.state.observability
-    # Credentials in the handshake (header or ?token=) are checked before accepting; without
-    # any, the socket is accepted and the first message must be {"type": "auth", "token": ...}.
-    presented = None
-    if settings.tokens:
-        presented = bearer(websocket.headers) or websocket.query_params.get("token")
-        if presented is not None and (refusal := check(settings.tokens, presented, "read")) is not None:
-            await _refuse(websocket, refusal)
-            return
-    await websocket.accept()
-    if settings.tokens and presented is None and not await _first_message_auth(websocket, settings):
-        return
     observability.sockets.inc()
     ip = _client_ip(websocket)
     log.info("WebSocket client connected { ip: '%s' }", ip)
@@ -101,6 +160,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     # counted there once per snapshot; the sender counts the ones it writes.
     outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket))
     hub.attach(outbox)
+    token_sockets: TokenSockets = websocket.state.token_sockets
+    if token is not None:
+        token_sockets.add(token.sha256, outbox)
     current = hub.current()
     if current is not None:
         outbox.offer_snapshot(current.frame)
@@ -127,6 +189,8 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub) -> 
     finally:
         hub.detach(outbox)
         alerts.unsubscribe(outbox)
+        if token is not None:
+            token_sockets.discard(token.sha256, outbox)
         observability.sockets.dec()
     observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client") if close_code else "client").inc()
     if close_code is not None:
@@ -150,29 +214,35 @@ async def _refuse(websocket: WebSocket, refusal: Response, reason: str = "creden
         await websocket.close(code=1008)
 
 
-async def _first_message_auth(websocket: WebSocket, settings: Settings) -> bool:
-    """Wait (bounded) for `{"type": "auth", "token": ...}`; close with 4401 / 4403 otherwise."""
+async def _first_message_auth(
+    websocket: WebSocket, registry: TokenRegistry, failures: AuthFailures, ip: str
+) -> Token | None:
+    """Wait (bounded) for `{"type": "auth", "token": ...}`; its token, else close with 4401 / 4403."""
     with anyio.move_on_after(AUTH_TIMEOUT):
         message = await websocket.receive()
         text = message.get("text") if message["type"] == "websocket.receive" else None
         if message["type"] == "websocket.disconnect":
-            return False
+            return None
         try:
             request = json.loads(text) if text is not None and len(text) <= 4096 else None
         except ValueError:
             request = None
-        token = request.get("token") if isinstance(request, dict) and request.get("type") == "auth" else None
-        refusal = check(settings.tokens, token if isinstance(token, str) else None, "read")
+        presented = request.get("token") if isinstance(request, dict) and request.get("type") == "auth" else None
+        presented = presented if isinstance(presented, str) else None
+        refusal = check(registry.tokens, presented, "read")
         if refusal is None:
             await websocket.send_text('{"type":"auth","ok":true}')
-            return True
+            return registry.authenticate(presented or "")
+        if refusal.status_code == 401:
+            failures.failed(ip, "invalid token" if presented is not None else "no auth message")
         await websocket.send_text(
             _error("unauthorized" if refusal.status_code == 401 else "forbidden", _reason(refusal))
         )
         await websocket.close(code=CLOSE_UNAUTHORIZED if refusal.status_code == 401 else CLOSE_FORBIDDEN)
-        return False
+        return None
+    failures.failed(ip, "no auth message in time")
     await websocket.close(code=CLOSE_UNAUTHORIZED, reason="no auth message")
-    return False
+    return None
 
 
 def _reason(refusal: Response) -> str:

@@ -58,7 +58,7 @@ def test_tokens_are_read_from_the_environment_and_a_file(tmp_path: Path) -> None
     ("inline", "message"),
     [
         ("dash:read:not-a-hash", "SHA-256 of the token"),
-        (f"dash:root:{digest('x')}", "scopes from read, ingest, admin"),
+        (f"dash:root:{digest('x')}", "scopes from read, ingest, metrics, admin"),
         (f"dash:read:{digest('x')},dash:ingest:{digest('y')}", "unique"),
         ("just-a-token", "name:scope+scope:sha256"),
     ],
