@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from sqlalchemy.engine import make_url
 
 
 def free_port() -> int:
@@ -118,3 +119,76 @@ def own_postgres() -> Iterator[OwnPostgres]:
         with contextlib.suppress(subprocess.CalledProcessError):
             server.stop()
         shutil.rmtree(server.folder, ignore_errors=True)
+
+
+PGBOUNCER = Path("/usr/sbin/pgbouncer")
+
+
+class OwnPgBouncer:
+    """Debian's PgBouncer of the test's own, in transaction pooling mode with a small pool, in
+    front of the PostgreSQL database at `database_url`; `url` reaches it through PgBouncer. Run as
+    `postgres` when the test is root (PgBouncer refuses to run as root). As in PgBouncer's default
+    transaction mode, a server connection is not reset between clients: what one client leaves
+    there, the next finds."""
+
+    def __init__(self, database_url: str, pool_size: int = 2) -> None:
+        assert PGBOUNCER.exists(), f"{PGBOUNCER} is not installed"
+        self.direct_url = database_url
+        server = make_url(database_url)
+        database = server.database
+        self.port = free_port()
+        self.url = f"postgresql://{server.username}@127.0.0.1:{self.port}/{database}?pgbouncer=true"
+        # Under /tmp itself, readable by the user PgBouncer runs as.
+        self.folder = folder = Path(tempfile.mkdtemp(prefix="metrics-pgbouncer-"))
+        (folder / "userlist.txt").write_text(f'"{server.username}" ""\n')
+        (folder / "pgbouncer.ini").write_text(
+            f"[databases]\n{database} = host={server.host} port={server.port or 5432} dbname={database}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmin_pool_size = 0\nreserve_pool_size = 0\n"
+            "max_client_conn = 200\n"
+            f"logfile = {folder / 'pgbouncer.log'}\n"
+        )
+        if os.geteuid() == 0:
+            for path in (folder, *folder.iterdir()):
+                shutil.chown(path, user="postgres")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        as_postgres = {"user": "postgres", "group": "postgres", "extra_groups": []} if os.geteuid() == 0 else {}
+        self._process = subprocess.Popen(
+            [str(PGBOUNCER), str(self.folder / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **as_postgres,  # type: ignore[call-overload]
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited at start: {self.log()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pgbouncer did not listen: {self.log()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def log(self) -> str:
+        path = self.folder / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def own_pgbouncer(database_url: str, pool_size: int = 2) -> Iterator[OwnPgBouncer]:
+    bouncer = OwnPgBouncer(database_url, pool_size)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(bouncer.folder, ignore_errors=True)
