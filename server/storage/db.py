@@ -77,8 +77,9 @@ def create_engine(database_url: str) -> AsyncEngine:
 def _pooled_connect_args() -> dict[str, Any]:
     """asyncpg behind a transaction-pooling PgBouncer.
 
-    PgBouncer (before 1.21) hands each transaction whichever server connection is free, while a
-    prepared statement lives on the one server connection that prepared it. SQLAlchemy prepares
+    PgBouncer hands each transaction whichever server connection is free, while a prepared
+    statement lives on the one server connection that prepared it (1.21 and later can track them,
+    with `max_prepared_statements`; Debian's 1.18 cannot). SQLAlchemy prepares
     every statement it runs, inside the statement's transaction; it must not keep one for a later
     transaction (that one may run on another server connection: "does not exist"), hence no cache
     of its own (`prepared_statement_cache_size=0`). With its own cache off too
