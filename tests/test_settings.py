@@ -98,3 +98,20 @@ def test_plain_database_urls_get_the_async_driver(plain: str, driver: str) -> No
 def test_an_unsupported_database_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="scheme 'mysql' is not supported"):
         async_url("mysql://u@db/metrics")
+
+
+def test_the_pgbouncer_option_is_the_sidecars_own_and_never_reaches_the_driver() -> None:
+    url = async_url("postgresql://u@pgbouncer:6432/metrics?pgbouncer=true&sslmode=require")
+    assert (url.drivername, url.port, dict(url.query)) == ("postgresql+asyncpg", 6432, {"sslmode": "require"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("postgresql://u@pgbouncer:6432/metrics?pgbouncer=yes", "pgbouncer= must be true or false, got 'yes'"),
+        ("sqlite:///data/metrics.db?pgbouncer=true", "pgbouncer=true is for PostgreSQL behind PgBouncer"),
+    ],
+)
+def test_a_misused_pgbouncer_option_is_refused(raw: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        async_url(raw)

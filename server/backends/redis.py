@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
+
+# Options of every connection to a Redis server, reached directly or found through Sentinel.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "health_check_interval": 10,
+    "retry_on_timeout": False,
+}
 
 
 class RedisBackend(Backend):
@@ -25,9 +34,11 @@ class RedisBackend(Backend):
         return self._redis
 
     async def connect(self) -> None:
-        self._redis = aioredis.Redis.from_url(
-            self._url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10, retry_on_timeout=False
-        )
+        self._redis = self._open()
+
+    def _open(self) -> aioredis.Redis:
+        """The client every command and subscription goes through (a Sentinel-managed one in `SentinelBackend`)."""
+        return aioredis.Redis.from_url(self._url, **CLIENT_OPTIONS)
 
     async def disconnect(self) -> None:
         if self._redis is not None:

@@ -28,8 +28,19 @@ _ASYNC_DRIVERS = {
 _IMMEDIATE = "sqlite_begin_immediate"
 
 
+# DATABASE_URL's own query option, never handed to the driver: `?pgbouncer=true` says the server is
+# reached through a PgBouncer in transaction pooling mode (see `_pooled_connect_args`).
+POOLER_OPTION = "pgbouncer"
+_TRUTH = {"true": True, "false": False}
+
+
 def async_url(raw: str) -> URL:
-    """Translate a plain `sqlite:///...` or `postgresql://...` URL to its async-driver form."""
+    """Translate a plain `sqlite:///...` or `postgresql://...` URL to its async-driver form, without
+    the sidecar's own `pgbouncer` option (which `create_engine` reads)."""
+    return _parse(raw)[0]
+
+
+def _parse(raw: str) -> tuple[URL, bool]:
     try:
         url = make_url(raw)
     except ArgumentError as exc:
@@ -38,15 +49,47 @@ def async_url(raw: str) -> URL:
     if driver is None:
         known = ", ".join(sorted({k.split("+")[0] for k in _ASYNC_DRIVERS}))
         raise ConfigurationError(f"DATABASE_URL scheme {url.drivername!r} is not supported (use one of: {known})")
-    return url.set(drivername=driver)
+    option = url.query.get(POOLER_OPTION, "false")
+    pooled = _TRUTH.get(option.lower()) if isinstance(option, str) else None
+    if pooled is None:
+        raise ConfigurationError(f"DATABASE_URL option {POOLER_OPTION}= must be true or false, got {option!r}")
+    if pooled and not driver.startswith("postgresql"):
+        raise ConfigurationError(f"DATABASE_URL option {POOLER_OPTION}=true is for PostgreSQL behind PgBouncer")
+    return url.difference_update_query([POOLER_OPTION]).set(drivername=driver), pooled
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    url = async_url(database_url)
+    url, pooled = _parse(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    # pre_ping: a connection that died with the server is replaced, not handed to a request.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10)
+    # pre_ping: a connection that died with the server is replaced, not handed to a request. (Its
+    # ping runs in a transaction of its own, so it works through a transaction pooler too.)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=10,
+        connect_args=_pooled_connect_args() if pooled else {},
+    )
+
+
+def _pooled_connect_args() -> dict[str, Any]:
+    """asyncpg behind a transaction-pooling PgBouncer.
+
+    PgBouncer hands each transaction whichever server connection is free, while a prepared
+    statement lives on the one server connection that prepared it (1.21 and later can track them,
+    with `max_prepared_statements`; Debian's 1.18 cannot). SQLAlchemy prepares
+    every statement it runs, inside the statement's transaction; it must not keep one for a later
+    transaction (that one may run on another server connection: "does not exist"), hence no cache
+    of its own (`prepared_statement_cache_size=0`). With its own cache off too
+    (`statement_cache_size=0`), asyncpg prepares every statement unnamed and parses it again
+    when it runs it, so nothing is left on a server connection for the next client to trip over
+    ("already exists") or to pile up there. SQLAlchemy's PgBouncer recipe also names statements
+    uniquely (`prepared_statement_name_func`); that would make them named again, and every one
+    left on whichever server connection ran it, unless PgBouncer resets each connection.
+    """
+    return {"prepared_statement_cache_size": 0, "statement_cache_size": 0}
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
