@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         tasks: list[asyncio.Task[None]] = []
         loop: SnapshotLoop | None = None
         leadership: Leadership | None = None
+        hub: SnapshotHub | None = None
         try:
             await upgrade_to_head(engine)
             # Every Redis key and channel carries this database's id: a deployment that starts on a
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if hub is not None:
+                await hub.close()
             await backend.disconnect()
             await engine.dispose()
 

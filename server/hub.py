@@ -183,6 +183,9 @@ class SnapshotHub:
         self._failed_id: int | None = None  # `latest`'s id once its computing instance said a refresh failed
         self._stale_pushed: float | None = None  # when the stale copy of `latest` was last pushed
         self._failures = RepeatingFailures(log, monotonic=monotonic)
+        self._outgoing: Snapshot | None = None  # the newest snapshot (or stale mark) not yet sent to the backend
+        self._outgoing_ready = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
         self.backend_ok = True
         self.last_received = monotonic()  # when the backend channel last delivered
 
@@ -271,15 +274,10 @@ class SnapshotHub:
 
     async def publish(self, snapshot: Snapshot, age: float = 0.0) -> None:
         """Deliver a snapshot computed here (`age` seconds ago: the time its computation took)
-        locally now, then cache and publish it for the other instances."""
+        locally now; caching and publishing it for the other instances goes on in the background
+        (`_send`), so a slow or stuck Redis never holds up the snapshot loop."""
         self._deliver(snapshot, age, "computed")
-        try:
-            await self._backend.set_snapshot(self.cache_key, snapshot.encoded, self._cache_ttl)
-            await self._backend.push_history(self.history_key, snapshot.encoded, self._history.maxlen or 20)
-            await self._backend.publish(self._channel, snapshot.encoded)
-            self._set_backend_ok(True)
-        except BackendUnavailable as exc:
-            self._set_backend_ok(False, exc)
+        self._send(snapshot)
 
     async def publish_failure(self) -> None:
         """The refresh after `latest` failed here: serve it as stale at once, and tell every instance."""
@@ -288,10 +286,38 @@ class SnapshotHub:
         self._failed_id = self.latest.id
         self._stale_pushed = None
         self.tick()
-        try:
-            await self._backend.publish(self._channel, self.latest.as_stale().encoded)
-        except BackendUnavailable as exc:
-            self._set_backend_ok(False, exc)
+        self._send(self.latest.as_stale())
+
+    async def close(self) -> None:
+        """Stop the background sender (at shutdown)."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+            self._sender = None
+
+    def _send(self, snapshot: Snapshot) -> None:
+        """Hand `snapshot` to the background sender; if it is still busy with an older one, only the
+        newest waits (the others read what they missed from the snapshot log)."""
+        self._outgoing = snapshot
+        self._outgoing_ready.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_all())
+
+    async def _send_all(self) -> None:
+        while True:
+            await self._outgoing_ready.wait()
+            self._outgoing_ready.clear()
+            snapshot, self._outgoing = self._outgoing, None
+            if snapshot is None:
+                continue
+            try:
+                if not snapshot.stale:  # a stale mark only travels on the channel
+                    await self._backend.set_snapshot(self.cache_key, snapshot.encoded, self._cache_ttl)
+                    await self._backend.push_history(self.history_key, snapshot.encoded, self._history.maxlen or 20)
+                await self._backend.publish(self._channel, snapshot.encoded)
+                self._set_backend_ok(True)
+            except BackendUnavailable as exc:
+                self._set_backend_ok(False, exc)
 
     async def load_backend_history(self) -> list[Snapshot]:
         try:
