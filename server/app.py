@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from server.access import AccessMiddleware, AuthFailures
 from server.alerts.feed import AlertFeed
@@ -133,6 +134,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         # Outermost: everything after it, the rate limiter and the socket cap included, sees the
         # client a trusted proxy names rather than the proxy.
         Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
+        # Only the host names it is configured for: a page that rebinds its own name to this
+        # address (DNS rebinding) is answered 400 before any route runs.
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.hosts_allowed), www_redirect=False),
         # Browsers may call the REST API only from the same exact origins that may open the socket.
         Middleware(
             CORSMiddleware,

@@ -19,6 +19,7 @@ from server.client_address import Network, parse_networks
 from server.errors import ConfigurationError
 
 DEFAULT_SQLITE_PATH = Path("data") / "metrics.db"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _RESERVED_FILES = 64  # file handles kept out of METRICS_MAX_CONNECTIONS's default (pool, Redis, logs)
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8501", "http://127.0.0.1:8501")
 
@@ -47,6 +48,8 @@ class Settings:
     sockets_per_address: int = 100
     # Proxies whose X-Forwarded-For / Forwarded is believed (METRICS_TRUSTED_PROXIES); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    # Host names the sidecar answers for (METRICS_ALLOWED_HOSTS); None: `hosts_allowed`'s default.
+    allowed_hosts: tuple[str, ...] | None = None
     # Open connections (HTTP and WebSocket) before new requests get 503 (METRICS_MAX_CONNECTIONS);
     # None: what the process's open-file limit leaves room for (`max_connections_allowed`).
     max_connections: int | None = None
@@ -92,6 +95,15 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def hosts_allowed(self) -> tuple[str, ...]:
+        """METRICS_ALLOWED_HOSTS, or by default: while open (no tokens), only the loopback names, so
+        that a web page cannot reach it through a name it rebinds to 127.0.0.1 (DNS rebinding);
+        with tokens, any name (a page cannot present a token it does not have)."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        return ("*",) if self.tokens else LOOPBACK_HOSTS
 
     @property
     def secret_files(self) -> tuple[str, ...]:
@@ -174,6 +186,12 @@ class Settings:
         kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
             kwargs["alert_rules"] = load_rules(alerts_file)
+        if (hosts := get("METRICS_ALLOWED_HOSTS")) is not None:
+            names = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+            bad = [h for h in names if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]
+            if bad:
+                raise ConfigurationError(f"METRICS_ALLOWED_HOSTS: a wildcard is '*' or '*.example.com', not {bad[0]!r}")
+            kwargs["allowed_hosts"] = names
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from sqlalchemy import text
 from starlette.testclient import TestClient
@@ -42,3 +43,16 @@ def db_time(client: TestClient, moment: Any) -> Any:
     if service_of(client).engine.dialect.name == "sqlite":
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
     return moment
+
+
+class LocalClient(TestClient):
+    """A TestClient that reaches the sidecar by a name it answers for while open (`localhost`, see
+    TrustedHostMiddleware in `server.app`), over HTTP and WebSocket alike: TestClient's own
+    sockets always say `Host: testserver`."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("base_url", "http://localhost")
+        super().__init__(app, **kwargs)
+
+    def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:
+        return super().websocket_connect(urljoin("ws://localhost", url), subprotocols, **kwargs)

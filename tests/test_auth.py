@@ -25,6 +25,7 @@ from server.errors import ConfigurationError
 from server.logs import RedactTokens
 from server.settings import Settings
 from tests.faults import free_port
+from tests.helpers import LocalClient
 from tests.live import wait_until
 
 ROOT = Path(__file__).parents[1]
@@ -34,7 +35,7 @@ TOKENS = parse_tokens(f"viewer:read:{digest(READ)},writer:ingest:{digest(INGEST)
 
 @pytest.fixture
 def secured(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(replace(settings, tokens=TOKENS))) as client:
+    with LocalClient(create_app(replace(settings, tokens=TOKENS))) as client:
         yield client
 
 

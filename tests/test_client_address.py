@@ -15,6 +15,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from server.app import create_app
 from server.client_address import Network, parse_networks, resolve_client
 from server.settings import Settings
+from tests.helpers import LocalClient
 from tests.live import serve
 
 TRUSTED: tuple[Network, ...] = (
@@ -167,20 +168,20 @@ def _statuses(client: TestClient, *forged: str) -> list[int]:
 def test_the_rate_limit_counts_the_client_a_trusted_proxy_names(tmp_path: Path) -> None:
     # One request per address, then 429 for two seconds.
     app = create_app(_settings(tmp_path, "10.0.0.0/8", requests_per_second=0.5))
-    with TestClient(app, client=PROXY) as client:
+    with LocalClient(app, client=PROXY) as client:
         assert _statuses(client, "198.51.100.7", "198.51.100.8", "198.51.100.7") == [200, 200, 429]
         assert client.get("/api/v1/analytics/realtime-metrics").status_code == 200  # the proxy's own bucket
 
 
 def test_the_rate_limit_ignores_the_header_from_an_untrusted_peer(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path, "10.0.0.0/8", requests_per_second=0.5))
-    with TestClient(app, client=STRANGER) as client:
+    with LocalClient(app, client=STRANGER) as client:
         assert _statuses(client, "198.51.100.7", "198.51.100.8") == [200, 429]
 
 
 def test_the_socket_cap_counts_the_client_a_trusted_proxy_names(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path, "10.0.0.0/8", sockets_per_address=2))
-    with TestClient(app, client=PROXY) as client:
+    with LocalClient(app, client=PROXY) as client:
         first = {"Forwarded": "for=198.51.100.7"}
         with (
             client.websocket_connect("/ws/metrics", headers=first),
@@ -208,10 +209,10 @@ def test_the_scheme_a_trusted_proxy_names_reaches_the_app(tmp_path: Path) -> Non
         return PlainTextResponse(f"{request.url.scheme} {request.client.host if request.client else ''}")
 
     app.router.routes.insert(0, Route("/__where", where))
-    with TestClient(app, client=PROXY) as client:
+    with LocalClient(app, client=PROXY) as client:
         answer = client.get("/__where", headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"})
         assert answer.text == "https 198.51.100.7"
-    with TestClient(app, client=STRANGER) as client:
+    with LocalClient(app, client=STRANGER) as client:
         answer = client.get("/__where", headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"})
         assert answer.text == "http 203.0.113.5"
 

@@ -7,13 +7,14 @@ import json
 from dataclasses import replace
 
 import pytest
-from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
 from server.auth import digest, parse_tokens
 from server.limits import RateLimiter
 from server.settings import Settings
+from tests.helpers import LocalClient
 
 
 def test_a_bucket_allows_its_burst_then_one_per_interval() -> None:
@@ -35,7 +36,7 @@ def test_the_table_of_buckets_is_bounded() -> None:
 
 def test_requests_over_the_rate_get_429_with_retry_after(settings: Settings) -> None:
     tokens = parse_tokens(f"a:read:{digest('ta')},b:read:{digest('tb')}", None)
-    with TestClient(create_app(replace(settings, tokens=tokens, requests_per_second=2))) as client:
+    with LocalClient(create_app(replace(settings, tokens=tokens, requests_per_second=2))) as client:
         first = {"Authorization": "Bearer ta"}
         statuses = [client.get("/api/v1/analytics/realtime-metrics", headers=first).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -49,7 +50,7 @@ def test_requests_over_the_rate_get_429_with_retry_after(settings: Settings) -> 
 
 def test_messages_over_the_rate_are_refused_then_the_socket_is_closed(settings: Settings) -> None:
     app = create_app(replace(settings, socket_messages_per_minute=3))
-    with TestClient(app) as client, client.websocket_connect("/ws/metrics") as ws:
+    with LocalClient(app) as client, client.websocket_connect("/ws/metrics") as ws:
         for _ in range(6):
             ws.send_text('{"type": "ping"}')
         replies: list[dict] = []
@@ -67,7 +68,7 @@ def test_messages_over_the_rate_are_refused_then_the_socket_is_closed(settings: 
 
 
 def test_sockets_per_address_are_capped(settings: Settings) -> None:
-    with TestClient(create_app(replace(settings, sockets_per_address=2))) as client:
+    with LocalClient(create_app(replace(settings, sockets_per_address=2))) as client:
         with client.websocket_connect("/ws/metrics"), client.websocket_connect("/ws/metrics"):
             with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/ws/metrics"):
                 pass

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
+from server.app import create_app
+from server.auth import parse_tokens
+from server.settings import Settings
 from tests.helpers import db_time, loop_of, refresh, service_of, sql
 
 SPEC_EXAMPLE: dict[str, Any] = {
@@ -320,3 +325,26 @@ def test_control_characters_in_ids_are_a_validation_error_not_a_server_error(cli
         {"index": 0, "field": "userId", "message": "must not contain control characters"}
     ]
     assert client.post("/api/v1/events", json={"type": "user_activity", "userId": "ünï-👍"}).status_code == 200
+
+
+def test_while_open_only_loopback_host_names_are_answered(settings: Settings) -> None:
+    """A page that rebinds its own name to 127.0.0.1 cannot reach an open sidecar."""
+    with TestClient(create_app(settings), base_url="http://attacker.example") as foreign:
+        refused = foreign.post("/api/v1/events", json={"type": "user_activity", "userId": "u"})
+        assert refused.status_code == 400 and refused.text == "Invalid host header"
+        with pytest.raises(WebSocketDisconnect), foreign.websocket_connect("/ws/metrics"):
+            pass
+    for host in ("localhost", "127.0.0.1", "[::1]"):
+        with TestClient(create_app(settings), base_url=f"http://{host}:3000") as local:
+            assert local.get("/health").status_code == 200
+
+
+def test_allowed_hosts_can_be_named_and_tokens_lift_the_default(settings: Settings) -> None:
+    named = replace(settings, allowed_hosts=("metrics.example.com", "*.internal.example"))
+    for host, status in (("metrics.example.com", 200), ("a.internal.example", 200), ("localhost", 400)):
+        with TestClient(create_app(named), base_url=f"http://{host}") as client:
+            assert client.get("/health").status_code == status
+    secured = replace(settings, tokens=parse_tokens(f"ops:admin:{'a' * 64}", None))
+    assert secured.hosts_allowed == ("*",)
+    with TestClient(create_app(secured), base_url="http://any.example") as client:
+        assert client.get("/health").status_code == 200

@@ -10,14 +10,14 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import loop_of, refresh, service_of
+from tests.helpers import LocalClient, loop_of, refresh, service_of
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def _at(settings: Settings, moment: datetime) -> TestClient:
     """The sidecar as if started at `moment`."""
-    return TestClient(create_app(settings, clock=lambda: moment))
+    return LocalClient(create_app(settings, clock=lambda: moment))
 
 
 def test_the_24h_peak_survives_a_restart_and_expires_after_a_day(settings: Settings) -> None:
@@ -40,9 +40,9 @@ def test_peak_is_never_below_current(settings: Settings) -> None:
 
 
 def test_snapshot_ids_keep_increasing_across_a_restart_and_history_is_kept(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with LocalClient(create_app(settings)) as client:
         before = [refresh(client)["snapshotId"] for _ in range(3)]
-    with TestClient(create_app(settings)) as client:
+    with LocalClient(create_app(settings)) as client:
         first_after = client.get("/api/v1/analytics/realtime-metrics").json()["snapshotId"]
         with client.websocket_connect("/ws/metrics") as ws:
             ws.send_text('{"type": "history"}')

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.testclient import WebSocketDenialResponse
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -21,6 +21,7 @@ from server.app import create_app
 from server.auth import digest, parse_tokens
 from server.settings import Settings
 from server.token_registry import TokenRegistry
+from tests.helpers import LocalClient
 from tests.live import serve, wait_until
 
 KEEP, DROP, SCRAPER, WRITER = "mt_keep", "mt_drop", "mt_scraper", "mt_writer"
@@ -98,7 +99,7 @@ def test_a_broken_tokens_file_keeps_the_tokens_in_force_and_an_empty_one_opens_n
 
 def test_a_scraper_token_reads_metrics_and_nothing_else(settings: Settings, tmp_path: Path) -> None:
     tokens = _file(tmp_path / "t.toml", scraper=(SCRAPER, "metrics"), writer=(WRITER, "ingest"))
-    with TestClient(create_app(_secured(settings, tokens))) as client:
+    with LocalClient(create_app(_secured(settings, tokens))) as client:
         scrape = {"Authorization": f"Bearer {SCRAPER}"}
         write = {"Authorization": f"Bearer {WRITER}"}
         assert client.get("/metrics", headers=scrape).status_code == 200
@@ -133,7 +134,7 @@ def test_failed_authentications_are_said_once_a_minute_per_address_and_throttled
 
 
 def test_an_address_that_keeps_guessing_waits_on_rest_and_the_socket(settings: Settings, tokens_file: Path) -> None:
-    with TestClient(create_app(_secured(settings, tokens_file))) as client:
+    with LocalClient(create_app(_secured(settings, tokens_file))) as client:
         guess = {"Authorization": "Bearer mt_guess"}
         statuses = [client.get("/api/v1/analytics/realtime-metrics", headers=guess).status_code for _ in range(62)]
         assert statuses == [401] * FAILURES_PER_MINUTE + [429] * 2
@@ -146,7 +147,7 @@ def test_an_address_that_keeps_guessing_waits_on_rest_and_the_socket(settings: S
 
 def test_sockets_that_never_authenticate_do_not_lock_out_one_that_does(settings: Settings, tokens_file: Path) -> None:
     secured = replace(_secured(settings, tokens_file), sockets_per_address=2)
-    with TestClient(create_app(secured)) as client:
+    with LocalClient(create_app(secured)) as client:
         waiting = [client.websocket_connect("/ws/metrics") for _ in range(8)]
         opened = [session.__enter__() for session in waiting]
         try:

@@ -71,6 +71,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         max_overflow=10,
         pool_timeout=10,
         connect_args=_pooled_connect_args() if pooled else {},
+        hide_parameters=True,  # an error's text never carries event fields or snapshot payloads
     )
 
 
@@ -96,7 +97,7 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     if url.database in (None, "", ":memory:"):
         raise ConfigurationError("an in-memory SQLite database is per connection; give a file path")
     Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     # pysqlite's own transaction handling is off so that BEGIN is ours to emit (SQLAlchemy's
     # documented recipe); writers take the lock up front and never deadlock on a lock upgrade.

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from server.alerts.rules import Rule
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import refresh
+from tests.helpers import LocalClient, refresh
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday
 BUSY = Rule("busy", "activeUsers.current", "above", Decimal(2), Decimal(1), severity="critical")
@@ -32,7 +32,7 @@ class Clock:
 
 def _app(settings: Settings, clock: Clock, *rules: Rule) -> TestClient:
     # Snapshots only when the test asks (no interval loop in between), with these rules only.
-    return TestClient(create_app(replace(settings, interval=3600, alert_rules=rules), clock=clock))
+    return LocalClient(create_app(replace(settings, interval=3600, alert_rules=rules), clock=clock))
 
 
 def _activity(client: TestClient, at: datetime, *users: str) -> None:

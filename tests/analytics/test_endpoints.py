@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import db_time, service_of, sql
+from tests.helpers import LocalClient, db_time, service_of, sql
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
 TZ = "Pacific/Auckland"
@@ -42,7 +42,7 @@ def local(*fields: int, fold: int = 0) -> datetime:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock=lambda: NOW)) as test_client:
+    with LocalClient(create_app(settings, clock=lambda: NOW)) as test_client:
         yield test_client
 
 

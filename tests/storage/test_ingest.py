@@ -113,3 +113,19 @@ async def test_concurrent_batches_over_the_same_users_and_content_all_land(engin
         "SELECT (SELECT count(*) FROM user_activity), (SELECT count(*) FROM content_views),"
         " (SELECT count(*) FROM transactions WHERE status = 'completed')",
     ) == [(600, 600, 600)]
+
+
+async def test_a_database_error_never_carries_the_statements_parameters(engine: AsyncEngine) -> None:
+    """What a traceback would print: the SQL, not the values (event fields, user ids, payloads)."""
+    from sqlalchemy.exc import IntegrityError
+
+    secret = "u-private-4d1c"
+    insert = text("INSERT INTO snapshot_log (snapshot_id, computed_at, active_current, payload) VALUES (1, :at, 0, :p)")
+    at = NOW if engine.dialect.name == "postgresql" else NOW.strftime("%Y-%m-%d %H:%M:%S")
+    async with engine.begin() as conn:
+        await conn.execute(insert, {"at": at, "p": secret})
+    with pytest.raises(IntegrityError) as failed:
+        async with engine.begin() as conn:
+            await conn.execute(insert, {"at": at, "p": secret})
+    assert secret not in str(failed.value)
+    assert "hidden due to hide_parameters" in str(failed.value)
