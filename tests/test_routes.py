@@ -133,7 +133,9 @@ def test_an_invalid_event_rejects_the_whole_batch_with_every_problem(client: Tes
     assert after["activeUsers"] == before["activeUsers"] and after["transactions"] == before["transactions"]
 
 
-def test_a_new_transaction_without_amount_is_a_validation_error_at_its_index(client: TestClient) -> None:
+def test_a_status_move_for_a_transaction_never_created_is_a_conflict_at_its_index(client: TestClient) -> None:
+    # Valid by the body's schema (a status move needs only id and status): only the stored rows tell
+    # that t-new does not exist, so it is a conflict (409), not a validation error.
     response = client.post(
         "/api/v1/events",
         json={
@@ -143,11 +145,17 @@ def test_a_new_transaction_without_amount_is_a_validation_error_at_its_index(cli
             ]
         },
     )
-    assert response.status_code == 422
-    assert response.json()["error"]["details"] == [
-        {"index": 1, "field": "userId", "message": "required for a new transaction"},
-        {"index": 1, "field": "amount", "message": "required for a new transaction"},
-    ]
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {
+            "code": "conflict",
+            "message": "events contradict stored transactions; nothing was stored",
+            "details": [
+                {"index": 1, "field": "userId", "message": "required for a new transaction"},
+                {"index": 1, "field": "amount", "message": "required for a new transaction"},
+            ],
+        }
+    }
     assert refresh(client)["activeUsers"]["current"] == 0  # the valid event of the batch was not stored
 
 
@@ -191,6 +199,25 @@ def test_repeating_the_creation_after_completion_is_a_duplicate(client: TestClie
         json={"events": [_tx("t-1", "pending"), {"type": "transaction", "id": "t-1", "status": "completed"}]},
     )
     assert client.post("/api/v1/events", json=_tx("t-1", "pending")).json() == {"accepted": 0, "duplicates": 1}
+
+
+@pytest.mark.parametrize("final", ["completed", "failed"])
+def test_moving_a_transaction_back_to_pending_is_a_conflict(client: TestClient, final: str) -> None:
+    moved = [_tx("t-1", "pending"), {"type": "transaction", "id": "t-1", "status": final}]
+    assert client.post("/api/v1/events", json={"events": moved}).json() == {"accepted": 2, "duplicates": 0}
+    response = client.post("/api/v1/events", json={"type": "transaction", "id": "t-1", "status": "pending"})
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {
+            "code": "conflict",
+            "message": "events contradict stored transactions; nothing was stored",
+            "details": [{"index": 0, "field": "status", "message": f"cannot move from {final} to pending"}],
+        }
+    }
+    # The same status again is a duplicate, not a conflict.
+    again = client.post("/api/v1/events", json={"type": "transaction", "id": "t-1", "status": final})
+    assert again.json() == {"accepted": 0, "duplicates": 1}
+    assert refresh(client)["transactions"][final] == 1
 
 
 @pytest.mark.parametrize("body", [b"{", b'{"type": "user_activity", "userId": NaN}', b"[1, Infinity]", b"\xff\xfe"])

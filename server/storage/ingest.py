@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.errors import Conflict, ValidationFailed
+from server.errors import Conflict
 from server.events import ContentViewEvent, Event, Problem, TransactionEvent, UserActivityEvent
 from server.storage.db import write_connection
 from server.storage.models import ContentView, Transaction, UserActivity
@@ -55,10 +55,6 @@ class _TxState:
     completed_at: datetime | None
     status_changed_at: datetime | None
     stored_status: str | None  # status in the database when read; None for a row new in this batch
-
-    @property
-    def was_pending(self) -> bool:
-        return self.status == "pending" or self.status_changed_at is not None
 
 
 @dataclass(frozen=True)
@@ -279,7 +275,13 @@ class _TxPlan:
 def _plan_transactions(
     tx_events: list[tuple[int, TransactionEvent]], stored: Sequence[Any], received_at: datetime, currency: str
 ) -> _TxPlan:
-    """Apply the events in order to the `stored` rows; ValidationFailed or Conflict lists every problem."""
+    """Apply the events in order to the `stored` rows; Conflict lists every problem.
+
+    What only the stored rows can tell is a conflict (409), never a validation error: an event for
+    an id nobody created that is not a complete creation (userId and amount), a move back or
+    sideways from a final status, a repeated field that differs. Repeating the current status, or
+    the creation itself, changes nothing (a duplicate).
+    """
     states: dict[str, _TxState] = {
         row.id: _TxState(
             user_id=row.user_id,
@@ -295,7 +297,6 @@ def _plan_transactions(
         for row in stored
     }
     plan = _TxPlan()
-    missing: list[Problem] = []
     conflicts: list[Problem] = []
     changed: set[str] = set()
     for index, event in tx_events:
@@ -303,7 +304,7 @@ def _plan_transactions(
         state = states.get(event.id)
         if state is None:
             absent = [name for name in ("userId", "amount") if getattr(event, name) is None]
-            missing.extend(Problem(index, name, "required for a new transaction") for name in absent)
+            conflicts.extend(Problem(index, name, "required for a new transaction") for name in absent)
             if absent:
                 continue
             assert event.userId is not None and event.amount is not None
@@ -324,7 +325,7 @@ def _plan_transactions(
         problem = _check_repeat(index, event, state, currency)
         if problem is not None:
             conflicts.append(problem)
-        elif event.status == state.status or (event.status == "pending" and state.was_pending):
+        elif event.status == state.status or _repeats_creation(event, state):
             plan.duplicates += 1
         elif state.status != "pending":
             conflicts.append(Problem(index, "status", f"cannot move from {state.status} to {event.status}"))
@@ -336,10 +337,6 @@ def _plan_transactions(
             state.completed_at = at if event.status == "completed" else None
             changed.add(event.id)
             plan.accepted += 1
-    if missing:
-        raise ValidationFailed(
-            "a new transaction needs userId and amount; nothing was stored", [p.to_dict() for p in missing]
-        )
     if conflicts:
         raise Conflict("events contradict stored transactions; nothing was stored", [p.to_dict() for p in conflicts])
     for tx_id in sorted(changed):
@@ -375,6 +372,15 @@ async def _write_transactions(
 _PG_SELECT_TRANSACTIONS = text(
     f"SELECT id, {', '.join(_TX_VALUES)} FROM transactions WHERE id = ANY(CAST(:ids AS TEXT[])) ORDER BY id FOR UPDATE"
 )
+
+
+def _repeats_creation(event: TransactionEvent, state: _TxState) -> bool:
+    """Whether `event` is the transaction's creation sent again, as a retried batch does: it names
+    `userId` and `amount` (equal to the stored ones, checked before) and the status it was created
+    with. Only a pending transaction moves, so one that has moved was created pending. A bare
+    `{"id", "status": "pending"}` is a status move, and moving back is a conflict."""
+    created_pending = state.status == "pending" or state.status_changed_at is not None
+    return event.userId is not None and event.amount is not None and event.status == "pending" and created_pending
 
 
 def _check_repeat(index: int, event: TransactionEvent, state: _TxState, currency: str) -> Problem | None:

@@ -16,9 +16,10 @@ def to_sqlite_text(value: datetime) -> str:
     Whole seconds are written without a fraction so that a bound at an exact second compares
     equal to a row the platform wrote without one (the column is compared as text).
     """
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{value.microsecond:06d}" if value.microsecond else text
+    value = value.astimezone(UTC).replace(tzinfo=None)
+    # isoformat pads the year to four digits; strftime's %Y does not below 1000 (glibc), and the
+    # column is compared (and read back) as text.
+    return value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
 
 
 def from_sqlite_text(text: str) -> datetime:

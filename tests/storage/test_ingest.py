@@ -60,7 +60,7 @@ async def test_a_batch_of_every_kind_is_stored_and_counted_exactly(engine: Async
             _tx("t-1", "completed", at="2026-11-27T09:50:00Z"),
             _tx("t-2", "failed", at="2026-11-27T09:51:00Z"),
             _tx("t-2", "failed"),  # repeated in the batch
-            _tx("t-1", "pending"),  # it was pending: a duplicate
+            _tx("t-1", "pending", userId="u-1", amount="10.00"),  # its creation again: a duplicate
         ],
     )
     assert second == IngestResult(accepted=7, duplicates=4)
@@ -129,3 +129,37 @@ async def test_a_database_error_never_carries_the_statements_parameters(engine: 
             await conn.execute(insert, {"at": at, "p": secret})
     assert secret not in str(failed.value)
     assert "hidden due to hide_parameters" in str(failed.value)
+
+
+async def test_times_before_the_year_1000_are_stored_and_read_back(engine: AsyncEngine) -> None:
+    # SQLite keeps UTC text: strftime's %Y wrote "814-05-13 ...", which the next read of the row
+    # (the status move below) could not parse (a 500 the fuzz test found).
+    created = "0814-05-13T05:28:43.852927Z"
+    await _ingest(engine, [_tx("t-old", "pending", userId="u-1", amount="1.00", at=created)])
+    moved = await _ingest(engine, [_tx("t-old", "completed", at="0814-05-14T00:00:00+01:00")])
+    assert moved == IngestResult(accepted=1, duplicates=0)
+    stored = await _rows(engine, "SELECT created_at, completed_at FROM transactions WHERE id = 't-old'")
+    if engine.dialect.name == "sqlite":
+        assert stored == [("0814-05-13 05:28:43.852927", "0814-05-13 23:00:00")]
+    else:
+        assert stored == [(datetime(814, 5, 13, 5, 28, 43, 852927, tzinfo=UTC), datetime(814, 5, 13, 23, tzinfo=UTC))]
+
+
+async def test_a_transaction_moved_back_to_pending_is_a_conflict_and_its_creation_again_a_duplicate(
+    engine: AsyncEngine,
+) -> None:
+    creation = _tx("t-1", "pending", userId="u-1", amount="10.00", at="2026-11-27T09:00:00Z")
+    await _ingest(engine, [creation, _tx("t-1", "completed", at="2026-11-27T09:10:00Z")])
+    with pytest.raises(Conflict) as caught:
+        await _ingest(engine, [_tx("t-1", "pending")])
+    assert caught.value.details == [{"index": 0, "field": "status", "message": "cannot move from completed to pending"}]
+    # The creation event again (a retried batch) and the current status again change nothing.
+    assert await _ingest(engine, [creation, _tx("t-1", "completed")]) == IngestResult(accepted=0, duplicates=2)
+    # Created completed (never pending): its "creation as pending" is no repeat but a move back.
+    await _ingest(engine, [_tx("t-2", "completed", userId="u-1", amount="10.00")])
+    with pytest.raises(Conflict):
+        await _ingest(engine, [_tx("t-2", "pending", userId="u-1", amount="10.00")])
+    assert await _rows(engine, "SELECT id, status FROM transactions ORDER BY id") == [
+        ("t-1", "completed"),
+        ("t-2", "completed"),
+    ]
