@@ -3,93 +3,91 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo
 from pydantic import ValidationError as PydanticValidationError
 
 from server.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
-
-MAX_AMOUNT = Decimal("9999999999.99")
-
-
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+from server.fields import Amount, Currency, EventTime, Identifier
 
 
-def has_control_characters(value: str) -> bool:
-    # PostgreSQL refuses NUL in text, and no control character belongs in an id.
-    return _CONTROL_CHARACTER.search(value) is not None
-
-
-def _printable(value: str) -> str:
-    if has_control_characters(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_printable)]
-
-
-def _amount(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise ValueError('must be a decimal number or a string such as "12.50"')
+def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
+    """The deployment's clock decides, so the schema cannot: refused when later than `latest`."""
+    latest: datetime | None = (info.context or {}).get("latest")
+    if latest is None:
+        return value
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a decimal number") from exc
-    if not amount.is_finite():
-        raise ValueError("must be a finite number")
-    if amount <= 0:
-        raise ValueError("must be greater than zero")
-    if amount > MAX_AMOUNT:
-        raise ValueError("must be at most 9999999999.99")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("must have at most 2 decimal places")
-    return amount.quantize(Decimal("0.01"))
-
-
-Amount = Annotated[Decimal, BeforeValidator(_amount)]
+        at = value.astimezone(UTC)
+    except OverflowError:  # past the end of year 9999 in UTC: the future, however it is counted
+        raise ValueError("is more than 5 minutes in the future") from None
+    if at > latest:  # both in UTC: compared without asking each offset again
+        raise ValueError("is more than 5 minutes in the future")
+    return value
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    at: AwareDatetime | None = None
+    at: Annotated[EventTime, AfterValidator(_not_in_future)] | None = Field(
+        None,
+        description="When it happened (a transaction's creation or status change); default: time of receipt."
+        " Any past time (from the year 0002); more than 5 minutes after the server's clock is refused (422).",
+    )
 
 
 class UserActivityEvent(_Event):
+    """A user did something."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"type": "user_activity", "userId": "u-1", "at": "2026-11-27T10:00:00Z"}]}
+    )
+
     type: Literal["user_activity"]
     userId: Identifier
-    eventId: Identifier | None = None
+    eventId: Identifier | None = Field(None, description="Makes the event idempotent.")
 
 
 class ContentViewEvent(_Event):
+    """A content was viewed, by a known user or not."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"type": "content_view", "contentId": "c-9", "userId": "u-1"}]}
+    )
+
     type: Literal["content_view"]
     contentId: Identifier
     userId: Identifier | None = None
-    eventId: Identifier | None = None
+    eventId: Identifier | None = Field(None, description="Makes the event idempotent.")
 
 
 class TransactionEvent(_Event):
     """Creates a transaction, or moves the status of the one with this `id`.
 
-    `userId` and `amount` are required only for a new transaction; that is checked against the
-    database in `server.storage.ingest`.
+    A new transaction needs `userId` and `amount`; a later event with the same `id` needs only
+    `status` (fields it repeats must match the stored ones). Whether the id is new only the stored
+    transactions tell: an event for an unknown id without `userId` and `amount` is a conflict (409).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "transaction",
+                    "id": "t-77",
+                    "userId": "u-1",
+                    "contentId": "c-9",
+                    "amount": "12.50",
+                    "status": "pending",
+                },
+                {"type": "transaction", "id": "t-77", "status": "completed"},
+            ]
+        }
+    )
 
     type: Literal["transaction"]
     id: Identifier
@@ -97,12 +95,25 @@ class TransactionEvent(_Event):
     userId: Identifier | None = None
     contentId: Identifier | None = None
     amount: Amount | None = None
-    currency: str | None = None
+    currency: Currency | None = None
 
 
 Event = Annotated[UserActivityEvent | ContentViewEvent | TransactionEvent, Field(discriminator="type")]
-_EVENT = TypeAdapter(Event)
-_EVENTS = TypeAdapter(list[Event])
+
+
+class EventBatch(BaseModel):
+    """Events stored all or nothing. A batch longer than `maxItems` is refused with 413
+    (`payload_too_large`) before its events are read."""
+
+    # The limit is a setting (Settings.max_batch_events): `server.openapi` writes it into the schema.
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: list[Event]
+
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+_BATCH = TypeAdapter(EventBatch)
 
 
 @dataclass(frozen=True)
@@ -154,10 +165,19 @@ def _read_exactly(value: Any, depth: int = 0) -> bool:
     return True
 
 
-def _field_of(loc: tuple[int | str, ...]) -> str:
-    # loc is (tag, field, ...) for a known type, () or (tag,) when the tag itself is wrong.
+def _problem(error: Any, batch: bool) -> Problem:
+    # loc is ("events", i, tag, field, ...) in a batch, (tag, field, ...) for one event; the tag is
+    # missing when the event is not an object or has no valid `type`. A batch's own fields: (name,).
+    loc: tuple[int | str, ...] = error["loc"]
+    index = 0
+    if batch:
+        if len(loc) < 2 or loc[0] != "events":
+            return Problem(0, str(loc[0]), "must be a list" if loc == ("events",) else _message(error))
+        index, loc = int(loc[1]), loc[2:]
+    if error["type"] == "model_attributes_type" and not loc:
+        return Problem(index, "", "an event must be a JSON object")
     parts = [str(p) for p in loc[1:]]
-    return ".".join(parts) if parts else "type"
+    return Problem(index, ".".join(parts) if parts else "type", _message(error))
 
 
 def _message(error: Any) -> str:
@@ -169,69 +189,22 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _check_event(index: int, event: Event, latest: datetime, currency: str, problems: list[Problem]) -> None:
-    """What the schema cannot say: `at` in range and not in the future, the deployment's currency."""
-    if event.at is not None:
-        try:
-            at = event.at.astimezone(UTC)
-        except OverflowError:
-            problems.append(Problem(index, "at", "is out of range"))
-            return
-        if at > latest:  # both in UTC: compared without asking each offset again
-            problems.append(Problem(index, "at", "is more than 5 minutes in the future"))
-    if isinstance(event, TransactionEvent) and event.currency is not None and event.currency != currency:
-        problems.append(Problem(index, "currency", f"must be {currency}, the deployment's currency"))
-
-
 def validate_events(
     document: Any, *, now: datetime, currency: str, max_events: int, future_tolerance: timedelta
 ) -> list[Event]:
-    """Every event of a body (`{...}` or `{"events": [...]}`), or ValidationFailed listing every problem."""
-    if isinstance(document, dict) and "events" in document and "type" not in document:
-        raw_events = document["events"]
-        extra = sorted(set(document) - {"events"})
-        if not isinstance(raw_events, list):
-            raise ValidationFailed("events must be a list", [Problem(0, "events", "must be a list").to_dict()])
-        if extra:
-            problems = [Problem(0, name, "unknown field").to_dict() for name in extra]
-            raise ValidationFailed("the batch has unknown fields", problems)
-    else:
-        raw_events = [document]
-    if len(raw_events) > max_events:
-        raise PayloadTooLarge(f"a batch holds at most {max_events} events, this one has {len(raw_events)}")
-
-    latest = now + future_tolerance
-    problems: list[Problem] = []
+    """Every event of a body (`{...}` or `{"events": [...]}`), or ValidationFailed listing every
+    problem of every event (in one pass: pydantic reports them all, with each event's index)."""
+    context = {"currency": currency, "latest": now + future_tolerance}
+    batch = isinstance(document, dict) and "events" in document and "type" not in document
+    if batch and isinstance(document["events"], list) and len(document["events"]) > max_events:
+        raise PayloadTooLarge(f"a batch holds at most {max_events} events, this one has {len(document['events'])}")
     try:
-        # The whole batch in one call (the common case: every event is well formed) ...
-        events: list[Event] = _EVENTS.validate_python(raw_events)
-    except PydanticValidationError:
-        pass
-    else:
-        for index, event in enumerate(events):
-            _check_event(index, event, latest, currency, problems)
-        return _valid(events, problems)
-    # ... else event by event, to list every problem with its index.
-    events = []
-    for index, raw in enumerate(raw_events):
-        if not isinstance(raw, dict):
-            problems.append(Problem(index, "", "an event must be a JSON object"))
-            continue
-        try:
-            event = _EVENT.validate_python(raw)
-        except PydanticValidationError as exc:
-            problems.extend(Problem(index, _field_of(e["loc"]), _message(e)) for e in exc.errors())
-            continue
-        _check_event(index, event, latest, currency, problems)
-        events.append(event)
-    return _valid(events, problems)
-
-
-def _valid(events: list[Event], problems: list[Problem]) -> list[Event]:
-    if problems:
-        count = len(problems)
-        raise ValidationFailed(
-            f"{count} problem{'s' if count > 1 else ''} in the events; nothing was stored",
-            [p.to_dict() for p in problems],
-        )
-    return events
+        if batch:
+            return list(_BATCH.validate_python(document, context=context).events)
+        return [_EVENT.validate_python(document, context=context)]
+    except PydanticValidationError as exc:
+        problems = [_problem(error, batch) for error in exc.errors()]
+    count = len(problems)
+    raise ValidationFailed(
+        f"{count} problem{'s' if count > 1 else ''} in the events; nothing was stored", [p.to_dict() for p in problems]
+    )

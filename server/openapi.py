@@ -1,99 +1,146 @@
-"""The OpenAPI description of the REST API, served at `/openapi.json`."""
+"""The OpenAPI description of the REST API, served at `/openapi.json`.
+
+What a request may carry comes from the pydantic models that validate it (pydantic's JSON
+Schema): the event body (`server.events`), each endpoint's query parameters
+(`server.analytics.params`, `server.alerts.monitor`) and the value types they share
+(`server.fields`). Two values are settings of the deployment: the one currency accepted and the
+longest batch. The answers are described here: the sidecar builds them as plain dictionaries, and
+`tests/test_openapi.py` and the fuzz test hold these descriptions to what it serves.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
+from pydantic import BaseModel, TypeAdapter
+
+from server.alerts.monitor import AlertsQuery
 from server.analytics.buckets import INTERVALS
-from server.analytics.params import MAX_BUCKETS, METRICS, TOP_BY
+from server.analytics.params import MAX_BUCKETS, METRICS, TOP_BY, FunnelQuery, SeriesQuery, TopQuery, UsersQuery
+from server.events import Event, EventBatch
+from server.fields import COMPONENT_KEY, TIME_ZONE_SCHEMA
+from server.query import parameter_names
+
+_REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _REF_TEMPLATE.format(model=name)}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+# -- requests: from the models -------------------------------------------------------------------------
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+def _components_in_place(schema: Any) -> Any:
+    """The schema with every `server.fields.component` marker replaced by its `$ref`."""
+    if isinstance(schema, dict):
+        if COMPONENT_KEY in schema:
+            return _ref(schema[COMPONENT_KEY])
+        return {key: _components_in_place(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_components_in_place(value) for value in schema]
+    return schema
 
 
-def _csv_or_json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "description": description + " With `format=csv`: the same rows as CSV, a header line first.",
-        "content": {"application/json": {"schema": schema}, "text/csv": {"schema": {"type": "string"}}},
-    }
+def _request_schemas(currency: str, max_events: int) -> dict[str, Any]:
+    """`Event` (one of three shapes, told apart by `type`), its shapes, and `EventBatch`."""
+    event = _components_in_place(TypeAdapter(Event).json_schema(ref_template=_REF_TEMPLATE))
+    batch = _components_in_place(EventBatch.model_json_schema(ref_template=_REF_TEMPLATE))
+    schemas: dict[str, Any] = {**event.pop("$defs"), **batch.pop("$defs")}
+    # The batch's items are the union above, written out again by pydantic: name it once instead.
+    assert batch["properties"]["events"]["items"] == event
+    batch["properties"]["events"]["items"] = _ref("Event")
+    # Enforced before validation (413, without reading the events), and a setting.
+    batch["properties"]["events"]["maxItems"] = max_events
+    schemas["Event"] = event
+    schemas["EventBatch"] = batch
+    schemas["Currency"] = {"type": "string", "const": currency, "description": "This deployment's METRICS_CURRENCY."}
+    schemas["TimeZone"] = TIME_ZONE_SCHEMA
+    return schemas
 
 
-def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields as OpenAPI parameters. A parameter is absent or has a value, never
+    null: the model's `X | None = None` is described as an optional `X`."""
+    schema = _components_in_place(model.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE))
+    assert "$defs" not in schema, "query values are described inline or by the components above"
+    required = set(schema.get("required", []))
+    parameters = []
+    for name in parameter_names(model):
+        value = dict(schema["properties"][name])
+        value.pop("title", None)
+        description = value.pop("description", "")
+        if "anyOf" in value and {"type": "null"} in value["anyOf"]:
+            (present,) = [option for option in value.pop("anyOf") if option != {"type": "null"}]
+            value = {**present, **value}
+        if value.get("default", 0) is None:
+            del value["default"]
+        parameters.append(
+            {"name": name, "in": "query", "required": name in required, "description": description, "schema": value}
+        )
+    return parameters
 
 
-_RANGE = [
-    _query(
-        "from", "Start, inclusive: ISO 8601 with an offset, or a date (local midnight in `tz`).", {"type": "string"}
-    ),
-    _query("to", "End, exclusive; default now.", {"type": "string"}),
-    _query("tz", "IANA time zone of the calendar; default METRICS_TIMEZONE.", {"type": "string"}),
-    _query("format", "`json` (default) or `csv`.", {"type": "string", "enum": ["json", "csv"]}),
-]
+# -- answers: described here ----------------------------------------------------------------------------
+
 _MONEY = {"type": "number", "multipleOf": 0.01}
 _COUNT = {"type": "integer", "minimum": 0}
 _TIME = {"type": "string", "format": "date-time"}
-_BAD_PARAMS = _error("Invalid parameters; `details` names each one.")
 
 
-def _object(properties: dict[str, Any], *, extra: bool = False) -> dict[str, Any]:
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = (), extra: bool = False) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": [name for name in properties if name not in optional],
         "additionalProperties": extra,
     }
 
 
-SCHEMAS: dict[str, Any] = {
+_BY_STATUS = _object({"pending": _COUNT, "completed": _COUNT, "failed": _COUNT, "total": _COUNT})
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": _object(
         {
-            "error": {
-                "type": "object",
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}},
-                "required": ["code", "message"],
-            }
+            "error": _object(
+                {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "array",
+                        "description": "Each problem: by index and field for events, by field for parameters.",
+                        "items": {
+                            "anyOf": [
+                                _object({"index": _COUNT, "field": {"type": "string"}, "message": {"type": "string"}}),
+                                _object({"field": {"type": "string"}, "message": {"type": "string"}}),
+                            ]
+                        },
+                    },
+                },
+                optional=("details",),
+            )
         }
     ),
     "Snapshot": _object(
         {
             "revenue": _object({"total": _MONEY, "today": _MONEY, "thisWeek": _MONEY, "thisMonth": _MONEY}),
             "activeUsers": _object({"current": _COUNT, "today": _COUNT, "peak24h": _COUNT}),
-            "transactions": _object({"total": _COUNT, "pending": _COUNT, "completed": _COUNT, "failed": _COUNT}),
+            "transactions": _BY_STATUS,
             "content": _object({"totalViews": _COUNT, "totalPurchases": _COUNT, "conversionRate": _MONEY}),
             "timestamp": _TIME,
-            "snapshotId": {"type": "integer"},
-            "stale": {"type": "boolean"},
+            "snapshotId": {"type": "integer", "description": "Increases with every computed snapshot."},
+            "stale": {"type": "boolean", "description": "These numbers may no longer be current."},
         },
-        extra=True,
+        extra=True,  # the contract allows fields beyond the spec's
     ),
-    "Event": {
-        "type": "object",
-        "description": "`user_activity` (userId), `content_view` (contentId, userId?) or `transaction` "
-        "(id, status; userId and amount for a new one). Optional on all: `at`; on activity and views: `eventId`.",
-        "properties": {
-            "type": {"type": "string", "enum": ["user_activity", "content_view", "transaction"]},
-            "userId": {"type": "string"},
-            "contentId": {"type": "string"},
-            "eventId": {"type": "string"},
-            "id": {"type": "string"},
-            "amount": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-            "currency": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending", "completed", "failed"]},
-            "at": _TIME,
-        },
-        "required": ["type"],
-    },
-    "IngestResult": _object({"accepted": _COUNT, "duplicates": _COUNT}),
+    "IngestResult": _object(
+        {
+            "accepted": {**_COUNT, "description": "Events that changed something."},
+            "duplicates": {**_COUNT, "description": "Repeats that changed nothing."},
+        }
+    ),
     "Alert": _object(
         {
             "id": {"type": "integer"},
@@ -109,11 +156,26 @@ SCHEMAS: dict[str, Any] = {
             "snapshotId": {"type": "integer"},
         }
     ),
+    "Rule": {
+        **_object(
+            {
+                "name": {"type": "string"},
+                "metric": {"type": "string"},
+                "above": {"type": "number"},
+                "below": {"type": "number"},
+                "clear": {"type": "number"},
+                "for": {"type": "integer", "minimum": 1},
+                "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            },
+            optional=("above", "below"),
+        ),
+        "oneOf": [{"required": ["above"]}, {"required": ["below"]}],
+    },
     "Alerts": _object(
         {
             "firing": {"type": "array", "items": _ref("Alert")},
             "recent": {"type": "array", "items": _ref("Alert")},
-            "rules": {"type": "array", "items": {"type": "object"}},
+            "rules": {"type": "array", "items": _ref("Rule")},
         }
     ),
     "Health": _object(
@@ -121,7 +183,9 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
             "database": {"type": "string", "enum": ["ok", "down"]},
             "cache": {"type": "string", "enum": ["ok", "down", "n/a"]},
-        }
+            "reason": {"type": "string", "description": "Why the status is not ok."},
+        },
+        optional=("reason",),
     ),
     "Timeseries": _object(
         {
@@ -133,13 +197,26 @@ SCHEMAS: dict[str, Any] = {
             "points": {
                 "type": "array",
                 "items": {
-                    "type": "object",
                     "description": "`value`, or for metric=transactions `pending`, `completed`, `failed`, `total`.",
-                    "properties": {"start": _TIME, "end": _TIME, "value": {"type": "number"}},
-                    "required": ["start", "end"],
+                    "anyOf": [
+                        _object({"start": _TIME, "end": _TIME, "value": {"type": "number"}}),
+                        _object(
+                            {
+                                "start": _TIME,
+                                "end": _TIME,
+                                "pending": _COUNT,
+                                "completed": _COUNT,
+                                "failed": _COUNT,
+                                "total": _COUNT,
+                            }
+                        ),
+                    ],
                 },
             },
-            "total": {"description": "The whole range: a number, or for transactions an object by status."},
+            "total": {
+                "description": "The whole range: a number, or for transactions the counts by status.",
+                "anyOf": [{"type": "number"}, _BY_STATUS],
+            },
         }
     ),
     "TopContent": _object(
@@ -147,7 +224,7 @@ SCHEMAS: dict[str, Any] = {
             "by": {"type": "string", "enum": list(TOP_BY)},
             "from": _TIME,
             "to": _TIME,
-            "limit": _COUNT,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
             "items": {
                 "type": "array",
                 "items": _object(
@@ -212,112 +289,136 @@ SCHEMAS: dict[str, Any] = {
     ),
 }
 
-PATHS: dict[str, Any] = {
-    "/health": {
-        "get": {
-            "summary": "State of the sidecar and its dependencies",
-            "responses": {"200": _json(_ref("Health"), "Up (ok or degraded)."), "503": _json(_ref("Health"), "Down.")},
-        }
-    },
-    "/api/v1/analytics/realtime-metrics": {
-        "get": {
-            "summary": "The latest metrics snapshot",
-            "responses": {"200": _json(_ref("Snapshot"), "The snapshot."), "503": _error("No snapshot yet.")},
-        }
-    },
-    "/api/v1/alerts": {
-        "get": {
-            "summary": "Alerts firing now, the latest firings (newest first) and the rules",
-            "parameters": [
-                _query("limit", "Firings to list (default 50)", {"type": "integer", "minimum": 1, "maximum": 500})
-            ],
-            "responses": {"200": _json(_ref("Alerts"), "The alerts."), "422": _BAD_PARAMS},
-        }
-    },
-    "/api/v1/events": {
-        "post": {
-            "summary": "Ingest one event or a batch of up to 1,000 (all or nothing)",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                _ref("Event"),
-                                {
-                                    "type": "object",
-                                    "properties": {
-                                        "events": {"type": "array", "items": _ref("Event"), "maxItems": 1000}
-                                    },
-                                    "required": ["events"],
-                                },
-                            ]
-                        }
-                    }
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _csv_or_json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description + " With `format=csv`: the same rows as CSV, a header line first.",
+        "content": {"application/json": {"schema": schema}, "text/csv": {"schema": {"type": "string"}}},
+    }
+
+
+_BAD_PARAMETERS = _error(
+    "Invalid parameters, each named in `details`: a value the parameter's schema refuses, a parameter given"
+    " more than once, or what no parameter schema can say (see the operation's description)."
+)
+_DATABASE_DOWN = _error("The database cannot be reached; see Retry-After.")
+_RANGE_RULE = "Beyond each parameter's schema, `to` must come after `from` once defaults are filled in (else 422)."
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/health": {
+            "get": {
+                "summary": "State of the sidecar and its dependencies",
+                "responses": {
+                    "200": _json(_ref("Health"), "Up (ok or degraded)."),
+                    "503": _json(_ref("Health"), "Down: the database cannot be reached."),
                 },
-            },
-            "responses": {
-                "200": _json(_ref("IngestResult"), "Stored durably."),
-                "400": _error("Not JSON."),
-                "409": _error("An impossible status move, or a repeated field that differs."),
-                "413": _error("More than 1,000 events, or a body over 4 MB."),
-                "422": _error("Invalid events; `details` lists each by index and field."),
-                "503": _error("The database cannot be reached; see Retry-After."),
-            },
-        }
-    },
-    "/api/v1/analytics/timeseries": {
-        "get": {
-            "summary": "A metric per bucket of the local calendar",
-            "parameters": [
-                _query("metric", "What to count.", {"type": "string", "enum": list(METRICS)}, required=True),
-                _query("interval", "Bucket size; default day.", {"type": "string", "enum": list(INTERVALS)}),
-                *_RANGE,
-            ],
-            "responses": {
-                "200": _csv_or_json(_ref("Timeseries"), f"Every bucket, empty ones as zero (at most {MAX_BUCKETS})."),
-                "422": _BAD_PARAMS,
-                "503": _error("The database cannot be reached."),
-            },
-        }
-    },
-    "/api/v1/analytics/content/top": {
-        "get": {
-            "summary": "Content ranked by views, purchases, revenue or conversion",
-            "parameters": [
-                _query("by", "Ranking; default views.", {"type": "string", "enum": list(TOP_BY)}),
-                _query("limit", "How many, 1 to 100; default 10.", {"type": "integer", "minimum": 1, "maximum": 100}),
-                *_RANGE,
-            ],
-            "responses": {"200": _csv_or_json(_ref("TopContent"), "The ranking."), "422": _BAD_PARAMS},
-        }
-    },
-    "/api/v1/analytics/funnel": {
-        "get": {
-            "summary": "Views, transactions started, completed; with step rates",
-            "parameters": [_query("contentId", "One content only.", {"type": "string"}), *_RANGE],
-            "responses": {"200": _csv_or_json(_ref("Funnel"), "The funnel."), "422": _BAD_PARAMS},
-        }
-    },
-    "/api/v1/analytics/users": {
-        "get": {
-            "summary": "New vs returning users per local day, and a weekday x hour heatmap",
-            "parameters": [
-                _query(
-                    "part", "For CSV: `days` (default) or `heatmap`.", {"type": "string", "enum": ["days", "heatmap"]}
-                ),
-                *_RANGE,
-            ],
-            "responses": {"200": _csv_or_json(_ref("Users"), "Days and heatmap."), "422": _BAD_PARAMS},
-        }
-    },
-    "/metrics": {
-        "get": {
-            "summary": "Prometheus text about the sidecar itself",
-            "responses": {"200": {"description": "Prometheus exposition format.", "content": {"text/plain": {}}}},
-        }
-    },
-}
+            }
+        },
+        "/api/v1/analytics/realtime-metrics": {
+            "get": {
+                "summary": "The latest metrics snapshot",
+                "responses": {"200": _json(_ref("Snapshot"), "The snapshot."), "503": _error("No snapshot yet.")},
+            }
+        },
+        "/api/v1/alerts": {
+            "get": {
+                "summary": "Alerts firing now, the latest firings (newest first) and the rules",
+                "parameters": _query_parameters(AlertsQuery),
+                "responses": {
+                    "200": _json(_ref("Alerts"), "The alerts."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/events": {
+            "post": {
+                "summary": "Ingest one event or a batch (all or nothing)",
+                "description": "Beyond the body's schema: an event's `at` more than 5 minutes after the server's"
+                " clock is refused (422). What only the stored transactions can tell is a conflict (409): an"
+                " event for an `id` never created that lacks `userId` or `amount`, a status move from completed"
+                " or failed, a repeated field that differs. Repeating the current status is a duplicate.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"oneOf": [_ref("Event"), _ref("EventBatch")]}}},
+                },
+                "responses": {
+                    "200": _json(_ref("IngestResult"), "Stored durably."),
+                    "400": _error("Not JSON (NaN and Infinity included)."),
+                    "409": _error("The events contradict the stored transactions; `details` lists each."),
+                    "413": _error("More events than a batch may hold, or a body over the size limit."),
+                    "422": _error("Invalid events; `details` lists every problem by index and field."),
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/analytics/timeseries": {
+            "get": {
+                "summary": "A metric per bucket of the local calendar",
+                "description": f"{_RANGE_RULE} The range may hold at most {MAX_BUCKETS} buckets of the"
+                " interval (else 422 naming `interval`).",
+                "parameters": _query_parameters(SeriesQuery),
+                "responses": {
+                    "200": _csv_or_json(_ref("Timeseries"), "Every bucket, empty ones as zero."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/analytics/content/top": {
+            "get": {
+                "summary": "Content ranked by views, purchases, revenue or conversion",
+                "description": _RANGE_RULE,
+                "parameters": _query_parameters(TopQuery),
+                "responses": {
+                    "200": _csv_or_json(_ref("TopContent"), "The ranking."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/analytics/funnel": {
+            "get": {
+                "summary": "Views, transactions started, completed; with step rates",
+                "description": _RANGE_RULE,
+                "parameters": _query_parameters(FunnelQuery),
+                "responses": {
+                    "200": _csv_or_json(_ref("Funnel"), "The funnel."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/analytics/users": {
+            "get": {
+                "summary": "New vs returning users per local day, and a weekday x hour heatmap",
+                "description": f"{_RANGE_RULE} The range may span at most a year of local days (else 422"
+                " naming `from`).",
+                "parameters": _query_parameters(UsersQuery),
+                "responses": {
+                    "200": _csv_or_json(_ref("Users"), "Days and heatmap."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus text about the sidecar itself",
+                "responses": {"200": {"description": "Prometheus exposition format.", "content": {"text/plain": {}}}},
+            }
+        },
+    }
 
 
 _PUBLIC_PATHS = frozenset({"/health"})
@@ -342,20 +443,24 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
     return guarded
 
 
-def openapi_document(server_url: str | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = {
+def openapi_document(currency: str = "USD", max_events: int = 1000) -> dict[str, Any]:
+    """The description of a deployment that accepts `currency` and batches of up to `max_events`."""
+    return {
         "openapi": "3.1.0",
         "info": {
             "title": "Realtime metrics sidecar",
             "version": "1.0.0",
             "description": "Live platform metrics over REST; the WebSocket `/ws/metrics` is described in the README.",
         },
-        "paths": _guarded(PATHS),
+        "paths": _guarded(_paths()),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**_request_schemas(currency, max_events), **RESPONSE_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token."}},
         },
     }
-    if server_url:
-        document["servers"] = [{"url": server_url}]
-    return document
+
+
+@functools.cache
+def openapi_json(currency: str, max_events: int) -> bytes:
+    """The document as served: built and encoded once per deployment."""
+    return json.dumps(openapi_document(currency, max_events), separators=(",", ":")).encode()

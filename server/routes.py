@@ -12,13 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from server.alerts.monitor import AlertsQuery
 from server.analytics import endpoints as analytics
-from server.errors import MetricsError, PayloadTooLarge, Unavailable, ValidationFailed
+from server.errors import MetricsError, PayloadTooLarge, Unavailable
 from server.events import parse_json
 from server.hub import SnapshotHub
 from server.metrics import encode
 from server.observability import SidecarMetrics
-from server.openapi import openapi_document
+from server.openapi import openapi_json
+from server.query import parse_query
 from server.service import MetricsService
 from server.storage.errors import is_database_down
 from server.ws import metrics_socket
@@ -89,14 +91,10 @@ async def realtime_metrics(request: Request) -> Response:
 
 async def alerts(request: Request) -> Response:
     service: MetricsService = request.state.service
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise ValidationFailed(
-            "invalid parameters", [{"field": "limit", "message": "must be a whole number from 1 to 500"}]
-        )
+    query = parse_query(AlertsQuery, request.query_params)
     assert service.alerts is not None
     try:
-        listing = await service.alerts.listing(int(raw))
+        listing = await service.alerts.listing(query.limit)
     except Exception as exc:
         if is_database_down(exc):
             raise Unavailable("the database cannot be reached; retry later") from exc
@@ -134,7 +132,8 @@ async def ingest_events(request: Request) -> Response:
 
 
 async def openapi_schema(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    settings = request.state.service.settings
+    return Response(openapi_json(settings.currency, settings.max_batch_events), media_type="application/json")
 
 
 async def prometheus_metrics(request: Request) -> Response:

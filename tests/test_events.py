@@ -1,8 +1,9 @@
-"""Parsing and validating ingest bodies: the fast paths answer exactly as the exact ones.
+"""Parsing and validating ingest bodies: the fast paths answer exactly as the exact ones, and the
+body's JSON Schema in `/openapi.json` accepts exactly what the validation accepts.
 
 `parse_json` reads with orjson and falls back to the standard parser (fractions as Decimals) when
-orjson's reading could be inexact; `validate_events` validates a whole batch in one call and falls
-back to event by event to list every problem.
+orjson's reading could be inexact; `validate_events` validates a whole batch in one call and lists
+every problem of every event.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from server.errors import InvalidJSON, ValidationFailed
-from server.events import TransactionEvent, has_control_characters, parse_json, validate_events
+from server.events import TransactionEvent, parse_json, validate_events
+from server.fields import has_control_characters
+from server.openapi import openapi_document
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
@@ -108,6 +112,8 @@ def test_every_problem_is_listed_in_index_order_whatever_its_kind() -> None:
         {"type": "transaction", "id": "t-1", "userId": "u", "amount": "1", "currency": "EUR", "status": "pending"},
         7,
         {"type": "content_view", "contentId": "c\x00"},
+        # Several problems in one event: each is listed (the currency was not, next to a bad amount).
+        {"type": "transaction", "id": "t-2", "userId": "u", "amount": "1.234", "currency": "EUR", "status": "new"},
     ]
     with pytest.raises(ValidationFailed) as caught:
         _validate(raw)
@@ -117,4 +123,87 @@ def test_every_problem_is_listed_in_index_order_whatever_its_kind() -> None:
         {"index": 2, "field": "currency", "message": "must be USD, the deployment's currency"},
         {"index": 3, "field": "", "message": "an event must be a JSON object"},
         {"index": 4, "field": "contentId", "message": "must not contain control characters"},
+        {"index": 5, "field": "status", "message": "Input should be 'pending', 'completed' or 'failed'"},
+        {"index": 5, "field": "amount", "message": "must have at most 2 decimal places"},
+        {"index": 5, "field": "currency", "message": "must be USD, the deployment's currency"},
     ]
+    assert caught.value.message == "8 problems in the events; nothing was stored"
+
+
+def test_a_single_event_lists_every_problem_too() -> None:
+    event = {"type": "transaction", "id": "", "userId": "u", "amount": 0, "currency": "EUR", "status": "pending"}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_events(event, now=NOW, currency="USD", max_events=1000, future_tolerance=timedelta(minutes=5))
+    assert caught.value.details == [
+        {"index": 0, "field": "id", "message": "must be 1 to 200 characters"},
+        {"index": 0, "field": "amount", "message": "must be greater than zero"},
+        {"index": 0, "field": "currency", "message": "must be USD, the deployment's currency"},
+    ]
+
+
+# Values at the edges of each rule, judged by the server and by the body's schema as served. The
+# schema is exact when both say the same of each: (field, value, accepted).
+EDGES = [
+    ("amount", "12.50", True),
+    ("amount", "0.01", True),
+    ("amount", "0.1", True),
+    ("amount", "5", True),
+    ("amount", "9999999999.99", True),
+    ("amount", 12.5, True),
+    ("amount", 7, True),
+    ("amount", "0", False),
+    ("amount", "0.00", False),
+    ("amount", "10000000000", False),
+    ("amount", "12.500", False),
+    ("amount", " 12.50", False),
+    ("amount", "+12.50", False),
+    ("amount", "012.50", False),
+    ("amount", "1e2", False),
+    ("amount", "1_000", False),
+    ("amount", "\u0661\u0662", False),  # Arabic-Indic digits: Decimal() reads them as 12
+    ("amount", "NaN", False),
+    ("amount", 0, False),
+    ("amount", 12.345, False),
+    ("amount", 10000000000, False),
+    ("amount", True, False),
+    ("at", "2026-11-27T09:00:00Z", True),
+    ("at", "2026-11-27T09:00:00.123456789+05:45", True),
+    ("at", "2024-02-29T00:00:00-00:00", True),
+    ("at", "0002-01-01T00:00:00+23:59", True),
+    ("at", "2026-11-27 09:00:00Z", False),
+    ("at", "2026-11-27t09:00:00z", False),
+    ("at", "2026-11-27T09:00Z", False),
+    ("at", "2026-11-27T09:00:00+0100", False),
+    ("at", "2026-11-27T09:00:00", False),
+    ("at", "2026-06-30T23:59:60Z", False),
+    ("at", "2026-02-29T00:00:00Z", False),
+    ("at", "2100-02-29T00:00:00Z", False),
+    ("at", "0001-06-01T00:00:00Z", False),
+    ("at", 1_700_000_000, False),
+    ("at", "1700000000", False),
+    ("id", "t" * 200, True),
+    ("id", "t" * 201, False),
+    ("id", "", False),
+    ("id", "a\x7fb", False),
+    ("id", "\u00e9\U0001f642 x", True),
+    ("currency", "USD", True),
+    ("currency", "usd", False),
+    ("currency", "EUR", False),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "accepted"), EDGES)
+def test_the_schema_and_the_validation_agree(field: str, value: Any, accepted: bool) -> None:
+    event = {"type": "transaction", "id": "t-1", "userId": "u", "amount": "1.00", "status": "pending", field: value}
+    document = openapi_document(currency="USD")
+    schema = jsonschema_rs.validator_for(
+        {"$ref": "#/components/schemas/Event", "components": document["components"]}, validate_formats=True
+    )
+    assert schema.is_valid(event) is accepted
+    sent = parse_json(json.dumps(event).encode())  # as the server reads it: numbers exactly
+    if accepted:
+        assert _validate([sent])
+    else:
+        with pytest.raises(ValidationFailed) as caught:
+            _validate([sent])
+        assert [d["field"] for d in caught.value.details] == [field]

@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.alerts.evaluate import AlertEvaluator, Transition, snapshot_values
 from server.alerts.feed import AlertFeed
 from server.alerts.rules import Rule
+from server.fields import whole_number
 from server.metrics import format_timestamp
 from server.storage import alerts as store
 from server.storage.models import AlertEvent
@@ -22,6 +24,14 @@ from server.storage.models import AlertEvent
 log = logging.getLogger("server.alerts")
 
 _MILLISECOND = Decimal("0.001")
+
+
+class AlertsQuery(BaseModel):
+    """The query of `GET /api/v1/alerts` (the listing below)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    limit: Annotated[int, *whole_number(1, 500), Field(description="Firings to list.")] = 50
 
 
 class AlertMonitor:

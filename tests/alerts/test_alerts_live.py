@@ -200,8 +200,24 @@ def test_revenue_today_against_the_same_time_last_week(settings: Settings) -> No
 
 def test_the_listing_validates_its_limit(settings: Settings) -> None:
     with _app(settings, Clock(T0), BUSY) as client:
-        response = client.get("/api/v1/alerts?limit=0")
+        # "²" is a digit to str.isdigit() and not to int(): it was a 500.
+        for limit in ("0", "501", "-1", "1.0", "²", "", " 5"):
+            response = client.get("/api/v1/alerts", params={"limit": limit})
+            assert response.status_code == 422, limit
+            assert response.json()["error"]["details"] == [
+                {"field": "limit", "message": "must be a whole number from 1 to 500"}
+            ]
+        assert client.get("/api/v1/alerts", params={"limit": "500"}).status_code == 200
+
+
+def test_the_listing_refuses_a_limit_given_twice(settings: Settings) -> None:
+    with _app(settings, Clock(T0), BUSY) as client:
+        response = client.get("/api/v1/alerts?limit=5&limit=6")
         assert response.status_code == 422
-        assert response.json()["error"]["details"] == [
-            {"field": "limit", "message": "must be a whole number from 1 to 500"}
-        ]
+        assert response.json() == {
+            "error": {
+                "code": "validation_error",
+                "message": "1 invalid parameter",
+                "details": [{"field": "limit", "message": "given more than once"}],
+            }
+        }

@@ -741,3 +741,109 @@ def test_users_over_more_than_a_year_is_422_naming_the_range_not_an_interval(cli
     fields = problems(response)
     assert len(fields) == 1 and fields[0] in ("from", "to")
     assert "interval" not in response.json()["error"]["details"][0]["message"]
+
+
+# --- what the parameter schemas say, exactly ------------------------------------------------------
+
+# Every query parameter of every analytics endpoint, with two valid values.
+REPEATABLE = [
+    (SERIES, {}, "metric", ("revenue", "views")),
+    (SERIES, {"metric": "revenue"}, "interval", ("day", "hour")),
+    (SERIES, {"metric": "revenue"}, "from", ("2026-10-01", "2026-10-02")),
+    (SERIES, {"metric": "revenue"}, "to", ("2026-10-02", "2026-10-03")),
+    (SERIES, {"metric": "revenue"}, "tz", ("UTC", "Europe/Berlin")),
+    (SERIES, {"metric": "revenue"}, "format", ("json", "csv")),
+    (TOP, {}, "by", ("views", "revenue")),
+    (TOP, {}, "limit", ("5", "5")),  # the same value twice is refused too
+    (TOP, {}, "tz", ("UTC", "UTC")),
+    (FUNNEL, {}, "contentId", ("c-1", "c-2")),
+    (FUNNEL, {}, "from", ("2026-10-01", "2026-10-02")),
+    (USERS, {}, "part", ("days", "heatmap")),
+    (USERS, {}, "format", ("json", "csv")),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "name", "values"), REPEATABLE)
+def test_a_parameter_given_more_than_once_is_422_naming_it(
+    client: TestClient, path: str, base: dict[str, str], name: str, values: tuple[str, str]
+) -> None:
+    query = [*base.items(), (name, values[0]), (name, values[1])]
+    response = client.get(path, params=query)
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "validation_error",
+            "message": "1 invalid parameter",
+            "details": [{"field": name, "message": "given more than once"}],
+        }
+    }
+    assert client.get(path, params=[*base.items(), (name, values[1])]).status_code == 200
+
+
+def test_a_repeated_required_parameter_is_reported_as_repeated_not_missing(client: TestClient) -> None:
+    response = client.get(SERIES, params=[("metric", "revenue"), ("metric", "views"), ("tz", "Nowhere")])
+    assert response.json()["error"]["details"] == [
+        {"field": "metric", "message": "given more than once"},
+        {"field": "tz", "message": "'Nowhere' is not an IANA time zone (for example Europe/Berlin)"},
+    ]
+
+
+@pytest.mark.parametrize("interval", ["day", "week", "month"])
+def test_each_problem_is_listed_once(client: TestClient, interval: str) -> None:
+    # Before: `from` out of the calendar was listed, and then the default `from` computed from it
+    # was listed again under the same field.
+    response = client.get(
+        SERIES, params={"metric": "revenue", "interval": interval, "from": "0001-01-01", "to": "0001-02-01"}
+    )
+    bound = (
+        "must be a date (2026-11-01) or an RFC 3339 time with an offset (2026-11-01T00:00:00Z),"
+        " in the years 0003 to 9998"
+    )
+    assert response.json()["error"]["details"] == [
+        {"field": "from", "message": bound},
+        {"field": "to", "message": bound},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("tz", ""),
+        ("from", ""),
+        ("to", ""),
+        ("from", "2026-W44-1"),  # an ISO week date: date.fromisoformat reads it, the description does not
+        ("from", "20261101"),
+        ("from", "2026-11-01T00:00Z"),  # seconds are required
+        ("from", "2026-11-01t00:00:00z"),
+        ("from", "2026-11-01T00:00:00+0100"),
+        ("from", "2026-02-29"),
+        ("from", "0002-12-31"),
+        ("to", "9999-01-01"),
+        ("tz", "posix/Europe/Berlin"),
+        ("tz", "localtime"),
+    ],
+)
+def test_values_outside_the_parameter_schema_are_422(client: TestClient, name: str, value: str) -> None:
+    assert problems(client.get(USERS, params={name: value})) == [name]
+
+
+@pytest.mark.parametrize(
+    ("bounds", "start"),
+    [
+        ({"from": "2028-02-29", "to": "2028-03-01"}, "2028-02-29T00:00:00.000Z"),  # a leap day
+        ({"from": "2026-03-01T00:00:00.5+05:45", "to": "2026-03-02"}, "2026-02-28T00:00:00.000Z"),
+        ({"from": "2026-03-01T00:00:00 01:00", "to": "2026-03-02"}, "2026-02-28T00:00:00.000Z"),  # an unencoded +
+        ({"from": "0003-01-01", "to": "0003-01-02"}, "0003-01-01T00:00:00.000Z"),
+        ({"from": "9998-12-30", "to": "9998-12-31T23:59:59.999999-23:59"}, "9998-12-30T00:00:00.000Z"),
+    ],
+)
+def test_values_inside_the_parameter_schema_are_answered(
+    client: TestClient, bounds: dict[str, str], start: str
+) -> None:
+    assert get_json(client, USERS, {**bounds, "tz": "UTC"})["from"] == start
+
+
+def test_a_time_zone_alias_is_accepted_and_echoed_as_given(client: TestClient) -> None:
+    body = get_json(client, SERIES, {"metric": "views", "tz": "US/Eastern", **DAY})
+    assert body["tz"] == "US/Eastern"
+    assert body["from"] == "2026-10-01T04:00:00.000Z"  # local midnight, EDT
