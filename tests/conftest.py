@@ -82,24 +82,41 @@ async def _reset_postgres(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(params=STACKS)
-def stack(request: pytest.FixtureRequest, services_problem: str | None) -> str:
-    if request.param == "postgres-redis" and services_problem is not None:
+def _require(stack: str, services_problem: str | None) -> str:
+    if stack == "postgres-redis" and services_problem is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL + Redis tests: {services_problem}")
         pytest.skip(services_problem)
-    return request.param
+    return stack
 
 
-@pytest.fixture
-def settings(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings for one test on one stack, with a fresh database and its own Redis namespace."""
+def _settings_for(stack: str, directory: Path, request: pytest.FixtureRequest) -> Settings:
     base = Settings(interval=0.2, embedded=False, redis_prefix=f"test-{uuid.uuid4().hex[:12]}:")
     if stack == "postgres-redis":
         url = request.getfixturevalue("postgres_url")
         asyncio.run(_reset_postgres(url))
         return replace(base, database_url=url, redis_url=REDIS_URL)
-    return replace(base, database_url=f"sqlite:///{tmp_path / 'metrics.db'}")
+    return replace(base, database_url=f"sqlite:///{directory / 'metrics.db'}")
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest, services_problem: str | None) -> str:
+    return _require(request.param, services_problem)
+
+
+@pytest.fixture
+def settings(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for one test on one stack, with a fresh database and its own Redis namespace."""
+    return _settings_for(stack, tmp_path, request)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def module_settings(
+    request: pytest.FixtureRequest, services_problem: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """The same, shared by the tests of one module that start the app once per stack."""
+    stack = _require(request.param, services_problem)
+    return _settings_for(stack, tmp_path_factory.mktemp(stack), request)
 
 
 @pytest.fixture
