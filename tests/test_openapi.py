@@ -14,6 +14,7 @@ from server.events import ContentViewEvent, Event, TransactionEvent, UserActivit
 from server.fields import TIME_ZONES
 from server.routes import routes
 from server.settings import Settings
+from tests.helpers import LocalClient
 
 
 def test_every_rest_route_is_described(client: TestClient) -> None:
@@ -66,7 +67,7 @@ def test_the_request_shapes_come_from_the_models_that_validate_them(client: Test
 
 
 def test_the_settings_in_the_body_schema_are_the_deployment_s(settings: Settings) -> None:
-    with TestClient(create_app(replace(settings, currency="EUR", max_batch_events=10))) as client:
+    with LocalClient(create_app(replace(settings, currency="EUR", max_batch_events=10))) as client:
         schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert schemas["Currency"]["const"] == "EUR"
     assert schemas["EventBatch"]["properties"]["events"]["maxItems"] == 10
