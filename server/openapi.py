@@ -460,7 +460,7 @@ def openapi_document(currency: str = "USD", max_events: int = 1000) -> dict[str,
     }
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # one entry per deployment's settings: a process has one (tests a few)
 def openapi_json(currency: str, max_events: int) -> bytes:
     """The document as served: built and encoded once per deployment."""
     return json.dumps(openapi_document(currency, max_events), separators=(",", ":")).encode()
