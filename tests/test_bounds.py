@@ -63,7 +63,7 @@ def test_a_silent_connection_is_closed_after_the_header_deadline(settings: Setti
 def test_headers_trickled_a_line_at_a_time_are_cut_off(settings: Settings) -> None:
     with serve(replace(settings, **FAST)) as address:
         sock = _connect(address)
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
         started = time.monotonic()
         closed = False
         for n in range(40):  # a header line every 0.25 s: each arrives well within any per-read timeout
@@ -82,7 +82,7 @@ def test_a_trickled_body_is_cut_off_after_the_body_deadline(settings: Settings) 
     with serve(replace(settings, **FAST)) as address:
         sock = _connect(address)
         sock.sendall(
-            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n{"
         )
         started = time.monotonic()
@@ -102,7 +102,7 @@ def test_a_trickled_body_is_cut_off_after_the_body_deadline(settings: Settings) 
 def test_a_kept_alive_connection_has_the_same_deadline_for_its_next_request(settings: Settings) -> None:
     with serve(replace(settings, **FAST)) as address:
         sock = _connect(address)
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         sock.sendall(b"GET /health HTTP/1.1\r\n")  # the next request's headers never end
         started = time.monotonic()
