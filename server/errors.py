@@ -55,6 +55,13 @@ class PayloadTooLarge(MetricsError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(MetricsError):
+    """A request body that is not declared as JSON (a cross-site form or text/plain post, say)."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class Unavailable(MetricsError):
     """The database cannot be reached; the client should retry."""
 

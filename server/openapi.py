@@ -357,6 +357,7 @@ def _paths() -> dict[str, Any]:
                     "400": _error("Not JSON (NaN and Infinity included)."),
                     "409": _error("The events contradict the stored transactions; `details` lists each."),
                     "413": _error("More events than a batch may hold, or a body over the size limit."),
+                    "415": _error("The body is not declared as `application/json`."),
                     "422": _error("Invalid events; `details` lists every problem by index and field."),
                     "503": _DATABASE_DOWN,
                 },

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.alerts.monitor import AlertsQuery
 from server.analytics import endpoints as analytics
-from server.errors import MetricsError, PayloadTooLarge, Unavailable
+from server.errors import MetricsError, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from server.events import parse_json
 from server.hub import SnapshotHub
 from server.metrics import encode
@@ -116,10 +116,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _require_json(request: Request) -> None:
+    """Events come as `application/json`. Any web page may post `text/plain`, a form or multipart
+    to any address without asking first; only JSON needs the CORS preflight this sidecar refuses
+    to other origins, so no page can write events into a sidecar on its visitor's machine."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            f"send events as application/json (Content-Type: application/json), not {media_type or 'no type'}"
+        )
+
+
 async def ingest_events(request: Request) -> Response:
     service: MetricsService = request.state.service
     observability: SidecarMetrics = request.state.observability
     try:
+        _require_json(request)
         body = await _read_body(request, service.settings.max_body_bytes)
         result = await service.ingest(parse_json(body))
     except MetricsError as exc:

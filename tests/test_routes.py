@@ -240,7 +240,7 @@ def test_more_than_1000_events_is_413(client: TestClient) -> None:
 
 def test_a_body_over_the_byte_limit_is_413(client: TestClient) -> None:
     limit = service_of(client).settings.max_body_bytes
-    response = client.post("/api/v1/events", content=b" " * (limit + 1))
+    response = client.post("/api/v1/events", content=b" " * (limit + 1), headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 
@@ -338,7 +338,7 @@ def test_prometheus_metrics_describe_the_sidecar(client: TestClient) -> None:
     ):
         assert series in before, series
     client.post("/api/v1/events", json={"type": "user_activity", "userId": "u"})
-    client.post("/api/v1/events", content=b"{")
+    client.post("/api/v1/events", content=b"{", headers={"content-type": "application/json"})
     text = client.get("/metrics").text
     assert 'metrics_ingest_requests_total{outcome="ok"} 1.0' in text
     assert 'metrics_ingest_requests_total{outcome="invalid_json"} 1.0' in text
@@ -375,3 +375,19 @@ def test_allowed_hosts_can_be_named_and_tokens_lift_the_default(settings: Settin
     assert secured.hosts_allowed == ("*",)
     with TestClient(create_app(secured), base_url="http://any.example") as client:
         assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_events_not_sent_as_json_are_refused_with_415(client: TestClient, content_type: str | None) -> None:
+    """What any web page may post to any address without a preflight cannot write events."""
+    body = b'{"type": "transaction", "id": "t-x", "userId": "u", "amount": "9999999.99", "status": "completed"}'
+    headers = {"content-type": content_type} if content_type else {}
+    headers["origin"] = "https://evil.example"
+    response = client.post("/api/v1/events", content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert refresh(client)["revenue"]["total"] == 0
+    charset = client.post("/api/v1/events", content=body, headers={"content-type": "Application/JSON; charset=utf-8"})
+    assert charset.status_code == 200
