@@ -101,6 +101,7 @@ def server_env(port: int, **settings: str) -> dict[str, str]:
     env.update(
         PYTHONPATH=str(ROOT),
         METRICS_SOCKETS_PER_ADDRESS="100000",
+        METRICS_CONNECTIONS_PER_ADDRESS="100000",
         METRICS_REQUESTS_PER_SECOND="10000",
         HOST="127.0.0.1",
         PORT=str(port),

@@ -164,7 +164,9 @@ def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvic
         "port": settings.port,
         # h11 caps a request's line and headers; server/http_protocol.py adds deadlines for them
         # and for the body (uvicorn's httptools parser has neither).
-        "http": bounded_h11(settings.header_timeout, settings.body_timeout),
+        "http": bounded_h11(
+            settings.header_timeout, settings.body_timeout, settings.connections_per_address, settings.trusted_proxies
+        ),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "limit_concurrency": settings.max_connections_allowed,
         "timeout_keep_alive": 5,

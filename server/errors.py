@@ -1,8 +1,19 @@
-"""The sidecar's exceptions; `server.routes` turns each into the contract's JSON error shape."""
+"""The sidecar's exceptions, and the contract's JSON error shape, built here and nowhere else."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from starlette.responses import JSONResponse
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    """The contract's error shape: `{"error": {"code", "message", "details"?}}`."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
 
 
 class MetricsError(Exception):
@@ -17,10 +28,14 @@ class MetricsError(Exception):
         self.details = details or []
 
     def to_body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
+        return error_body(self.code, self.message, self.details)
+
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers that go with the answer (`Retry-After`, `WWW-Authenticate`)."""
+        return None
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.to_body(), status_code=self.status_code, headers=self.headers())
 
 
 class ConfigurationError(MetricsError):
@@ -55,6 +70,13 @@ class PayloadTooLarge(MetricsError):
     code = "payload_too_large"
 
 
+class IncompleteBody(MetricsError):
+    """The client went away (or was cut off by the body deadline) before its whole body arrived."""
+
+    status_code = 400
+    code = "incomplete_body"
+
+
 class UnsupportedMediaType(MetricsError):
     """A request body that is not declared as JSON (a cross-site form or text/plain post, say)."""
 
@@ -68,6 +90,40 @@ class Unavailable(MetricsError):
     status_code = 503
     code = "unavailable"
     retry_after = 5
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class Unauthorized(MetricsError):
+    """No API token, or one that is not valid."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": 'Bearer realm="metrics"'}
+
+
+class Forbidden(MetricsError):
+    """A valid API token without the scope the call needs."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimited(MetricsError):
+    """Too many requests (or failed authentications) for now; retry after `retry_after` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(message or f"too many requests; retry in {self.retry_after} s")
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class BackendUnavailable(MetricsError):

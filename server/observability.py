@@ -21,6 +21,7 @@ INGEST_OUTCOMES = (
     "conflict",
     "payload_too_large",
     "unsupported_media_type",
+    "incomplete_body",
     "unavailable",
 )
 INGEST_RESULTS = ("accepted", "duplicate")

@@ -8,13 +8,20 @@ from typing import Any
 
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.alerts.monitor import AlertsQuery
 from server.analytics import endpoints as analytics
-from server.errors import MetricsError, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from server.errors import (
+    IncompleteBody,
+    MetricsError,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+    error_body,
+)
 from server.events import parse_json
 from server.hub import SnapshotHub
 from server.metrics import encode
@@ -108,11 +115,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # A client's doing, not a fault: nothing is stored, and the answer goes nowhere.
+        raise IncompleteBody("the connection closed before the whole body arrived; nothing was stored") from None
     return b"".join(chunks)
 
 
@@ -155,21 +166,18 @@ async def prometheus_metrics(request: Request) -> Response:
 
 async def metrics_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MetricsError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
-    return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+    return exc.response()
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    body: dict[str, Any] = {"error": {"code": code, "message": str(exc.detail)}}
+    body = error_body(_HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"error": {"code": "internal_error", "message": "an unexpected error occurred; it has been logged"}}
-    return JSONResponse(body, status_code=500)
+    return MetricsError("an unexpected error occurred; it has been logged").response()
 
 
 routes: list[BaseRoute] = [

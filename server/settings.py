@@ -50,6 +50,8 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # Host names the sidecar answers for (METRICS_ALLOWED_HOSTS); None: `hosts_allowed`'s default.
     allowed_hosts: tuple[str, ...] | None = None
+    # Connections one client address may hold before they become WebSockets (METRICS_CONNECTIONS_PER_ADDRESS).
+    connections_per_address: int = 64
     # Open connections (HTTP and WebSocket) before new requests get 503 (METRICS_MAX_CONNECTIONS);
     # None: what the process's open-file limit leaves room for (`max_connections_allowed`).
     max_connections: int | None = None
@@ -172,6 +174,7 @@ class Settings:
             ("METRICS_SOCKET_MESSAGES_PER_MINUTE", "socket_messages_per_minute"),
             ("METRICS_SOCKETS_PER_ADDRESS", "sockets_per_address"),
             ("METRICS_MAX_CONNECTIONS", "max_connections"),
+            ("METRICS_CONNECTIONS_PER_ADDRESS", "connections_per_address"),
         ):
             if (raw := get(name)) is not None:
                 if not raw.isdigit() or int(raw) < 1:

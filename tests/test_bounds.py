@@ -128,20 +128,6 @@ def test_requests_that_arrive_in_time_are_served_on_one_connection(settings: Set
         assert answer.status_code == 200
 
 
-def test_past_the_connection_limit_new_requests_get_503_not_a_hang(settings: Settings) -> None:
-    with serve(replace(settings, max_connections=4)) as address:
-        idle = [_connect(address) for _ in range(4)]
-        try:
-            time.sleep(0.2)
-            answer = httpx.get(f"http://{address}/health", timeout=5)
-            assert answer.status_code == 503
-        finally:
-            for sock in idle:
-                sock.close()
-        time.sleep(0.2)
-        assert httpx.get(f"http://{address}/health", timeout=5).status_code == 200
-
-
 @pytest.mark.parametrize("soft", [256, 20_000])
 def test_the_default_connection_limit_leaves_room_in_the_open_file_limit(
     soft: int, monkeypatch: pytest.MonkeyPatch
@@ -151,3 +137,63 @@ def test_the_default_connection_limit_leaves_room_in_the_open_file_limit(
     monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, 1_048_576))
     assert Settings().max_connections_allowed == soft - 64
     assert Settings(max_connections=10).max_connections_allowed == 10
+
+
+def test_one_address_cannot_hold_more_than_its_share_of_connections(settings: Settings) -> None:
+    """Silent connections from one address stop at METRICS_CONNECTIONS_PER_ADDRESS; the next is closed
+    at once, and a request of anyone's is answered while they sit there."""
+    with serve(replace(settings, connections_per_address=5)) as address:
+        idle = [_connect(address) for _ in range(5)]
+        try:
+            extra = _connect(address)
+            assert _closed_within(extra, 2)  # closed as soon as it was accepted
+            extra.close()
+            for sock in idle:  # still open: none of them is closed for the sixth
+                sock.settimeout(0.1)
+                with pytest.raises(TimeoutError):
+                    sock.recv(1)
+            # Another address (127.0.0.2 is loopback too) is served meanwhile.
+            other = httpx.HTTPTransport(local_address="127.0.0.2")
+            with httpx.Client(transport=other, timeout=5) as http:
+                assert http.get(f"http://{address}/health").status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"http://{address}/health", timeout=5).status_code == 200
+
+
+def test_past_the_connection_limit_a_new_connection_is_closed_when_accepted(settings: Settings) -> None:
+    """So that file handles stay free for the requests that are answered, nothing piles up."""
+    with serve(replace(settings, max_connections=4)) as address:
+        idle = [_connect(address) for _ in range(4)]
+        try:
+            extra = _connect(address)
+            assert _closed_within(extra, 2)
+            extra.close()
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)  # the freed handles serve again
+        assert httpx.get(f"http://{address}/health", timeout=5).status_code == 200
+
+
+def test_a_body_cut_short_by_its_client_counts_as_incomplete_and_stores_nothing(settings: Settings) -> None:
+    """The client closes its side half-way through the body: an outcome of its own, not a server error."""
+    with serve(settings) as address:
+        sock = _connect(address)
+        sock.sendall(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n[{"type": "user_activity", "userId": "u1"}'
+        )
+        sock.shutdown(socket.SHUT_WR)
+        assert _closed_within(sock, 5)
+        sock.close()
+        exposition = ""
+        for _ in range(50):  # the handler finishes just after the connection ends
+            exposition = httpx.get(f"http://{address}/metrics", headers={"host": "localhost"}, timeout=5).text
+            if 'outcome="incomplete_body"} 1.0' in exposition:
+                break
+            time.sleep(0.05)
+        assert 'metrics_ingest_requests_total{outcome="incomplete_body"} 1.0' in exposition
+        assert 'metrics_ingest_events_total{result="accepted"} 0.0' in exposition
