@@ -3,7 +3,9 @@
 With no tokens configured everything is open (the sidecar then listens on loopback only, see
 `Settings`). `/health` and `/openapi.json` stay open for load balancers and tooling. Wrong or
 missing tokens are counted per client address (`AuthFailures`): logged once a minute with the
-count, and an address past the limit waits (429) for the rest of that minute.
+count, and an address past the limit has its wrong tokens answered with 429 for the rest of that
+minute. A valid token is never refused for its address's failures: many clients share one address
+(a NAT, an office), and one of them guessing must not lock the others out.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth import Token, authenticate, digest
+from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized
 from server.limits import RateLimiter
 from server.token_registry import TokenRegistry
 
@@ -49,28 +51,16 @@ def bearer(headers: Headers) -> str | None:
     return credential.strip() or None
 
 
-def denial(status: int, message: str) -> JSONResponse:
-    code = "unauthorized" if status == 401 else "forbidden"
-    headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
-
-
-def check(tokens: tuple[Token, ...], presented: str | None, scope: str) -> JSONResponse | None:
-    """None when `presented` may use `scope`, else the 401 or 403 answer."""
+def check(tokens: tuple[Token, ...], presented: str | None, scope: str) -> MetricsError | None:
+    """None when `presented` may use `scope`, else why not (`Unauthorized` or `Forbidden`)."""
     if presented is None:
-        return denial(401, "an API token is required: Authorization: Bearer <token>")
+        return Unauthorized("an API token is required: Authorization: Bearer <token>")
     token = authenticate(tokens, presented)
     if token is None:
-        return denial(401, "the API token is not valid")
+        return Unauthorized("the API token is not valid")
     if not token.allows(scope):
-        return denial(403, f"the token {token.name!r} lacks the {scope!r} scope")
+        return Forbidden(f"the token {token.name!r} lacks the {scope!r} scope")
     return None
-
-
-def rate_limited(retry_after: float) -> JSONResponse:
-    seconds = max(1, math.ceil(retry_after))
-    body = {"error": {"code": "rate_limited", "message": f"too many requests; retry in {seconds} s"}}
-    return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
 
 
 @dataclass
@@ -91,9 +81,36 @@ class AuthFailures:
         self.max_keys = max_keys
         self._clock = clock
         self._windows: OrderedDict[str, _Window] = OrderedDict()
+        self._refused: OrderedDict[str, _Window] = OrderedDict()  # WebSocket handshakes refused, per address
+
+    def handshake_refused(self, address: str, status: int, reason: str) -> None:
+        """Says that a WebSocket handshake was refused, at most once a minute per address (with the count)."""
+        now = self._clock()
+        window = self._refused.pop(address, None) or _Window(started=now)
+        self._refused[address] = window
+        while len(self._refused) > self.max_keys:
+            self._refused.popitem(last=False)
+        window.unlogged += 1
+        if now - window.logged_at >= _WINDOW:
+            log.warning(
+                "WebSocket handshake refused { ip: '%s', status: %d, reason: '%s' } (%d in the last minute)",
+                address,
+                status,
+                reason,
+                window.unlogged,
+            )
+            window.logged_at, window.unlogged = now, 0
+
+    def refusal(self, address: str, presented: str | None, why: Unauthorized) -> MetricsError:
+        """What a wrong or missing token from `address` is answered: 401, counted, or 429 while
+        the address is past its limit."""
+        if (wait := self.wait(address)) is not None:
+            return RateLimited(wait, f"too many failed authentications from this address; retry in {math.ceil(wait)} s")
+        self.failed(address, "no token" if presented is None else "invalid token")
+        return why
 
     def wait(self, address: str) -> float | None:
-        """Seconds `address` must wait before its token is looked at again, or None."""
+        """Seconds before wrong tokens from `address` are answered 401 again (429 till then), or None."""
         window = self._windows.get(address)
         if window is None:
             return None
@@ -142,19 +159,16 @@ class AccessMiddleware:
                 address = scope["client"][0] if scope.get("client") else "unknown"
                 key = "address:" + address
                 if self.registry.required:
-                    if (wait := self.failures.wait(address)) is not None:
-                        await rate_limited(wait)(scope, receive, send)
-                        return
                     presented = bearer(Headers(scope=scope))
                     refusal = check(self.registry.tokens, presented, needed)
+                    if isinstance(refusal, Unauthorized):
+                        refusal = self.failures.refusal(address, presented, refusal)
                     if refusal is not None:
-                        if refusal.status_code == 401:
-                            self.failures.failed(address, "no token" if presented is None else "invalid token")
-                        await refusal(scope, receive, send)
+                        await refusal.response()(scope, receive, send)
                         return
                     key = "token:" + digest(presented or "")
                 wait = self.limiter.check(key)
                 if wait is not None:
-                    await rate_limited(wait)(scope, receive, send)
+                    await RateLimited(wait).response()(scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -27,12 +27,12 @@ import time
 from typing import Any
 
 import anyio
-from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.access import AuthFailures, bearer, check, rate_limited
+from server.access import AuthFailures, bearer, check
 from server.alerts.feed import AlertFeed
 from server.auth import Token
+from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized, error_body
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
@@ -63,7 +63,7 @@ _CLOSE_REASONS = {
 
 
 def _error(code: str, message: str) -> str:
-    return json.dumps({"type": "error", "error": {"code": code, "message": message}}, separators=(",", ":"))
+    return json.dumps({"type": "error", **error_body(code, message)}, separators=(",", ":"))
 
 
 def _client_ip(websocket: WebSocket) -> str:
@@ -96,9 +96,10 @@ async def metrics_socket(websocket: WebSocket) -> None:
     settings: Settings = websocket.state.settings
     hub: SnapshotHub = websocket.state.hub
     ip = _client_ip(websocket)
+    failures: AuthFailures = websocket.state.auth_failures
     origin = websocket.headers.get("origin")
     if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
-        log.warning("WebSocket handshake refused { ip: '%s', reason: 'origin not allowed' }", ip)
+        failures.handshake_refused(ip, 403, "origin not allowed")
         await websocket.close(code=1008)  # before accept: the server answers HTTP 403
         return
     # Authenticate first: only authenticated sockets count against the address's cap, so sockets
@@ -107,17 +108,13 @@ async def metrics_socket(websocket: WebSocket) -> None:
     token: Token | None = None
     accepted = False
     if registry.required:
-        failures: AuthFailures = websocket.state.auth_failures
-        if (wait := failures.wait(ip)) is not None:
-            await _refuse(websocket, rate_limited(wait), reason="too many failed authentications")
-            return
         presented = bearer(websocket.headers) or websocket.query_params.get("token")
         if presented is not None:
             refusal = check(registry.tokens, presented, "read")
+            if isinstance(refusal, Unauthorized):
+                refusal = failures.refusal(ip, presented, refusal)
             if refusal is not None:
-                if refusal.status_code == 401:
-                    failures.failed(ip, "invalid token")
-                await _refuse(websocket, refusal)
+                await _refuse(websocket, refusal, failures)
                 return
             token = registry.authenticate(presented)
         else:
@@ -125,7 +122,8 @@ async def metrics_socket(websocket: WebSocket) -> None:
             # address may have only a few sockets waiting for theirs.
             waiting: AddressCounter = websocket.state.sockets_authenticating
             if not waiting.acquire(ip):
-                await _refuse(websocket, rate_limited(AUTH_TIMEOUT), reason="too many sockets authenticating")
+                busy = RateLimited(AUTH_TIMEOUT, "too many sockets from this address are authenticating")
+                await _refuse(websocket, busy, failures)
                 return
             try:
                 await websocket.accept()
@@ -141,7 +139,7 @@ async def metrics_socket(websocket: WebSocket) -> None:
             await websocket.send_text(_error("rate_limited", "too many sockets from this address"))
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
         else:
-            await _refuse(websocket, rate_limited(60), reason="too many sockets from this address")
+            await _refuse(websocket, RateLimited(60, "too many sockets from this address"), failures)
         return
     try:
         if not accepted:
@@ -201,15 +199,10 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
     log.info("WebSocket client disconnected { ip: '%s' }", ip)
 
 
-async def _refuse(websocket: WebSocket, refusal: Response, reason: str = "credentials") -> None:
-    log.warning(
-        "WebSocket handshake refused { ip: '%s', status: %d, reason: '%s' }",
-        _client_ip(websocket),
-        refusal.status_code,
-        reason,
-    )
+async def _refuse(websocket: WebSocket, refusal: MetricsError, failures: AuthFailures) -> None:
+    failures.handshake_refused(_client_ip(websocket), refusal.status_code, refusal.message)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(refusal)
+        await websocket.send_denial_response(refusal.response())
     else:
         await websocket.close(code=1008)
 
@@ -233,20 +226,15 @@ async def _first_message_auth(
         if refusal is None:
             await websocket.send_text('{"type":"auth","ok":true}')
             return registry.authenticate(presented or "")
-        if refusal.status_code == 401:
-            failures.failed(ip, "invalid token" if presented is not None else "no auth message")
-        await websocket.send_text(
-            _error("unauthorized" if refusal.status_code == 401 else "forbidden", _reason(refusal))
-        )
-        await websocket.close(code=CLOSE_UNAUTHORIZED if refusal.status_code == 401 else CLOSE_FORBIDDEN)
+        if isinstance(refusal, Unauthorized) and presented is not None:
+            refusal = failures.refusal(ip, presented, refusal)  # a guess is counted; a malformed message is not
+        await websocket.send_text(_error(refusal.code, refusal.message))
+        await websocket.close(code=CLOSE_FORBIDDEN if isinstance(refusal, Forbidden) else CLOSE_UNAUTHORIZED)
         return None
-    failures.failed(ip, "no auth message in time")
+    # Silence is not a guess: such sockets are bounded by the per-address count of sockets
+    # authenticating, and counting them would let them lock an address's real clients out.
     await websocket.close(code=CLOSE_UNAUTHORIZED, reason="no auth message")
     return None
-
-
-def _reason(refusal: Response) -> str:
-    return json.loads(bytes(refusal.body))["error"]["message"]
 
 
 async def _send_loop(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from server.limits import TokenBucket
@@ -21,6 +22,13 @@ CLOSE_POLICY_VIOLATION = 1008
 
 class PingLimitedProtocol(WebSocketsSansIOProtocol):
     pings_per_minute = 120
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            # A refusal (401, 403, 429) answered in full ends the handshake; uvicorn 0.54 does not
+            # note it, and would log "ASGI callable returned without completing handshake" as an ERROR.
+            self.handshake_complete = True
 
     def handle_ping(self) -> None:
         budget: TokenBucket | None = getattr(self, "_ping_budget", None)
