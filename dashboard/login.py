@@ -112,6 +112,7 @@ class LoginThrottle:
         self._addresses: OrderedDict[str, _Failures] = OrderedDict()
         self._recent: list[float] = []  # when the process's failures of the last minute happened
         self._process_paused_until = 0.0
+        self._paused_by: float | None = None  # the try that started the process's pause
 
     def wait(self, address: str, now: float) -> float:
         """Seconds before `address` may try a password (0 when it may now)."""
@@ -120,29 +121,45 @@ class LoginThrottle:
             own = record.paused_until - now if record is not None else 0.0
             return max(0.0, own, self._process_paused_until - now)
 
-    def failed(self, address: str, now: float) -> float:
-        """Count a wrong password; returns the pause it starts (0 for none)."""
+    def attempt(self, address: str, now: float) -> float:
+        """Before a password is checked: the seconds `address` must still wait (the try is then
+        refused and not counted), else 0, with the try counted as a failure until `succeeded`.
+
+        Counting first matters: Streamlit interrupts a run at its next `st.*` call when the same
+        session submits again, so a count made after the check could be skipped by submitting
+        fast; a run that never reports its outcome stays a failure."""
         with self._lock:
+            record = self._addresses.get(address)
+            wait = max(0.0, record.paused_until - now if record else 0.0, self._process_paused_until - now)
+            if wait > 0:
+                return wait
             record = self._addresses.pop(address, None) or _Failures()
             self._addresses[address] = record
             while len(self._addresses) > _ADDRESSES_KEPT:
                 self._addresses.popitem(last=False)
             record.count += 1
-            pause = 0.0
+            record.unlogged += 1
             if record.count >= MAX_FAILURES:
-                pause = min(MAX_PAUSE_SECONDS, PAUSE_SECONDS * 2 ** (record.count - MAX_FAILURES))
-                record.paused_until = now + pause
+                record.paused_until = now + min(MAX_PAUSE_SECONDS, PAUSE_SECONDS * 2 ** (record.count - MAX_FAILURES))
             self._recent = [t for t in self._recent if t > now - 60] + [now]
             if len(self._recent) >= PROCESS_FAILURES:
-                self._process_paused_until = now + PROCESS_PAUSE_SECONDS
+                self._process_paused_until, self._paused_by = now + PROCESS_PAUSE_SECONDS, now
                 self._recent.clear()
+            return 0.0
+
+    def failed(self, address: str, now: float) -> float:
+        """The try counted by `attempt` was a wrong password: say so; returns the pause it started."""
+        with self._lock:
+            if self._paused_by == now:
                 _log.warning(
                     "dashboard login: %d wrong passwords within a minute; every try pauses for %.0f s",
                     PROCESS_FAILURES,
                     PROCESS_PAUSE_SECONDS,
                 )
+            record = self._addresses.get(address)
+            if record is None:
+                return 0.0
             # One line per address a minute at most, with the count since the last one.
-            record.unlogged += 1
             if now - record.logged_at >= 60:
                 _log.warning(
                     "dashboard login failed { ip: '%s', failures: %d, in a row: %d }",
@@ -151,11 +168,16 @@ class LoginThrottle:
                     record.count,
                 )
                 record.logged_at, record.unlogged = now, 0
-            return pause
+            return max(0.0, record.paused_until - now)
 
-    def succeeded(self, address: str) -> None:
+    def succeeded(self, address: str, now: float) -> None:
+        """The try counted by `attempt` at `now` was right: it is no failure, and the row is cleared."""
         with self._lock:
             self._addresses.pop(address, None)
+            if now in self._recent:
+                self._recent.remove(now)
+            if self._paused_by == now:  # this very try would have paused everyone
+                self._process_paused_until, self._paused_by = 0.0, None
 
 
 throttle = LoginThrottle()  # one per process: a new browser session starts no count afresh
@@ -266,20 +288,23 @@ def _password_page(expected: str) -> None:
     if not submitted:
         return
     address = _client_address()
-    wait = throttle.wait(address, clock())
+    now = clock()
+    wait = throttle.attempt(address, now)
     if wait > 0:
         st.error(f"Too many wrong passwords. Try again in {math.ceil(wait)} s.")
         return
+    # No st.* call between the count above and the outcome below: Streamlit may end a run at any
+    # st.* call (a second submit does), and the try must then stay counted, never half-done.
     try:
         _HASHER.verify(expected, entered)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        pause = throttle.failed(address, now)
         st.error("Wrong password.")
-        pause = throttle.failed(address, clock())
         if pause > 0:
             st.error(f"Too many wrong passwords. Try again in {math.ceil(pause)} s.")
         return
-    throttle.succeeded(address)
     st.session_state[_PASSED] = True
+    throttle.succeeded(address, now)
     st.rerun()
 
 

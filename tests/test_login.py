@@ -216,6 +216,30 @@ def test_each_failure_after_the_pause_doubles_it(clock: list[float]) -> None:
     assert dashboard.login.throttle.wait("203.0.113.5", clock[0]) == 0
 
 
+def test_a_try_whose_run_ends_before_its_outcome_still_counts_as_a_failure() -> None:
+    """Submitting again at once makes Streamlit end the running script at its next st.* call; a
+    try is therefore counted before the password is checked, and only a right one is uncounted."""
+    throttle = dashboard.login.LoginThrottle()
+    for second in range(dashboard.login.MAX_FAILURES):
+        assert throttle.attempt("203.0.113.5", float(second)) == 0  # each run ends before failed()
+    assert throttle.wait("203.0.113.5", 5.0) == pytest.approx(dashboard.login.PAUSE_SECONDS - 1)
+    assert throttle.attempt("203.0.113.5", 5.0) > 0  # refused unchecked, and not counted again
+
+
+def test_a_right_password_is_not_counted_against_its_address_or_the_process() -> None:
+    throttle = dashboard.login.LoginThrottle()
+    for second in range(dashboard.login.MAX_FAILURES - 1):
+        throttle.attempt("203.0.113.5", float(second))
+        throttle.failed("203.0.113.5", float(second))
+    throttle.attempt("203.0.113.5", 10.0)
+    throttle.succeeded("203.0.113.5", 10.0)
+    assert throttle.wait("203.0.113.5", 10.0) == 0
+    for n in range(dashboard.login.PROCESS_FAILURES):  # right passwords from many addresses
+        throttle.attempt(f"10.0.0.{n}", 20.0 + n)
+        throttle.succeeded(f"10.0.0.{n}", 20.0 + n)
+    assert throttle.wait("198.51.100.1", 40.0) == 0
+
+
 def test_guesses_spread_over_addresses_pause_every_address(clock: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
     addresses = iter(f"10.0.0.{n}" for n in range(1, 100))
     monkeypatch.setattr(dashboard.login, "_client_address", lambda: next(addresses))
