@@ -11,19 +11,27 @@ from urllib.parse import unquote_plus
 _CLIENT_ERRORS = frozenset({"Invalid UTF-8 sequence received from client."})
 
 
-_QUERY_PAIR = re.compile(r"([?&;])([^=&;\s\"'#]+)=([^&;\s\"'#]*)")
+_QUERY_PAIR = re.compile(r"([?&;])([^&;\s\"'#]+)")
 _SECRET_KEYS = frozenset({"token", "access_token"})
 
 
 def redact(text: str) -> str:
-    """`text` with the value of every `token=` query parameter replaced by `***`, however its key
-    is written (`%74oken=`, `TOKEN=` are the same parameter to the server)."""
+    """`text` with the value of every `token=` query parameter replaced by `***`, however it is
+    written: `%74oken=`, `TOKEN=` are the same parameter to the server, and a pair whose `=` is
+    itself encoded (`token%3D...`, even twice) is a token sent by mistake, masked whole."""
 
     def mask(match: re.Match[str]) -> str:
-        key = match.group(2)
-        if unquote_plus(key).lower() not in _SECRET_KEYS:
-            return match.group(0)
-        return f"{match.group(1)}{key}=***"
+        separator, pair = match.groups()
+        key, equals, _ = pair.partition("=")
+        if equals and unquote_plus(key).lower() in _SECRET_KEYS:
+            return f"{separator}{key}=***"
+        decoded = pair
+        for _ in range(3):  # encoded once, twice, three times
+            decoded = unquote_plus(decoded)
+            name, equals, _ = decoded.partition("=")
+            if equals and name.lower() in _SECRET_KEYS:
+                return f"{separator}***"
+        return match.group(0)
 
     return _QUERY_PAIR.sub(mask, text)
 

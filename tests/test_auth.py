@@ -159,12 +159,18 @@ def test_tokens_in_query_strings_never_reach_the_logs(caplog: pytest.LogCaptureF
         logger.info("GET /ws/metrics?x=1&%%74oken=%s HTTP/1.1 (%d%%)", READ, 100)
         logger.info("/ws/metrics?TOKEN=%s", INGEST)
         logger.info("a tokenizer=%s is not a token", "kept")
+        logger.info("GET /ws/metrics?token%%3D%s&x=1", ADMIN)  # the `=` encoded: a token sent by mistake
+        logger.info("GET /ws/metrics?access_token%%253D%s", READ)  # encoded twice
+        logger.info("GET /ws/metrics?%s", "tokens%3Dkept&a=b")
     assert ADMIN not in caplog.text and READ not in caplog.text and INGEST not in caplog.text
     assert [r.getMessage() for r in caplog.records] == [
         '127.0.0.1:5000 - "WebSocket /ws/metrics?token=***&x=1" [accepted]',
         "GET /ws/metrics?x=1&%74oken=*** HTTP/1.1 (100%)",
         "/ws/metrics?TOKEN=***",
         "a tokenizer=kept is not a token",
+        "GET /ws/metrics?***&x=1",
+        "GET /ws/metrics?***",
+        "GET /ws/metrics?tokens%3Dkept&a=b",
     ]
 
 
