@@ -260,7 +260,7 @@ def test_misbehaving_clients_get_documented_answers_and_never_disturb_a_reader(s
     # /health: up all along
     assert health.error is None, health.error
     assert len(health.answers) >= 10
-    assert all(answer == (200, "ok") for answer in health.answers), health.answers
+    assert [answer for answer in health.answers if answer != (200, "ok")] == []
 
     # no server error, and every close the server made carries a documented code
     assert server_errors == 0.0
