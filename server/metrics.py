@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import simplejson
 
+from server.money import cents_to_money, percent
+
 ACTIVE_WINDOW = timedelta(seconds=300)
 PEAK_WINDOW = timedelta(hours=24)
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,11 @@ class MetricInputs:
     peak_seen_24h: int  # highest `active_current` of the snapshots kept for the last 24 h
 
 
-def cents_to_money(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(_CENT)
-
-
 def conversion_rate(purchases: int, views: int) -> Decimal:
     """`purchases / views * 100`, rounded half-up to 2 decimals; 0 without views."""
     if views <= 0:
         return Decimal("0.00")
-    hundredths = Fraction(purchases * 100 * 100, views) + Fraction(1, 2)
-    return (Decimal(hundredths.numerator // hundredths.denominator) / 100).quantize(_CENT)
+    return percent(purchases, views)
 
 
 def format_timestamp(moment: datetime) -> str:
