@@ -45,7 +45,8 @@ def rows(alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "Rule": a["rule"],
             "Severity": a["severity"],
-            "State": a["state"],
+            # A silenced alert (maintenance) is shown like any other, said not to have been sent on.
+            "State": f"{a['state']} (silenced)" if a.get("silenced") else a["state"],
             "Message": a["message"],
             "Fired": when(a["firedAt"]),
             "Resolved": when(a["resolvedAt"]),
