@@ -57,12 +57,6 @@ class DeliveryPolicy:
             raise ConfigurationError("webhook delivery timings must be positive, max_backoff >= first_backoff")
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    body: bytes
-    what: str  # "rule firing", for the logs
-
-
 class _Retry(Exception):
     def __init__(self, problem: str, after: float | None = None) -> None:
         super().__init__(problem)
@@ -94,7 +88,7 @@ class WebhookDelivery:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
-        self._queues: dict[str, deque[_Delivery]] = {webhook.name: deque() for webhook in webhooks}
+        self._queues: dict[str, deque[bytes]] = {webhook.name: deque() for webhook in webhooks}
         self._waiting: dict[str, asyncio.Event] = {webhook.name: asyncio.Event() for webhook in webhooks}
         self._idle: dict[str, asyncio.Event] = {webhook.name: asyncio.Event() for webhook in webhooks}
         for idle in self._idle.values():
@@ -110,7 +104,6 @@ class WebhookDelivery:
 
     def offer(self, alert: Mapping[str, Any], rule: Rule) -> None:
         """Queue one transition for every webhook of `rule`; never waits."""
-        what = f"{alert['rule']} {alert['state']}"
         for webhook in targets(rule.notify, self.webhooks):
             queue = self._queues[webhook.name]
             job = f"alert webhook {webhook.name!r} queue"
@@ -120,7 +113,7 @@ class WebhookDelivery:
                 self.failures.failed(job, f"full ({self.policy.queue_size} waiting): the oldest deliveries are dropped")
             else:
                 self.failures.recovered(job)
-            queue.append(_Delivery(body_for(webhook, alert, self._origin), what))
+            queue.append(body_for(webhook, alert, self._origin))
             self._idle[webhook.name].clear()
             self._waiting[webhook.name].set()
 
@@ -130,15 +123,21 @@ class WebhookDelivery:
             return
         timeout = httpx.Timeout(self.policy.timeout)
         limits = httpx.Limits(max_connections=len(self.webhooks) * 2, max_keepalive_connections=len(self.webhooks))
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
-            workers = [asyncio.create_task(self._work(client, webhook)) for webhook in self.webhooks]
-            try:
-                await asyncio.gather(*workers)
-            finally:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                self._drop_the_rest()
+        # httpx logs each request's full URL at INFO; a webhook's is shown by its name instead.
+        hide_urls = _NameWebhooks(self.webhooks)
+        logging.getLogger("httpx").addFilter(hide_urls)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
+                workers = [asyncio.create_task(self._work(client, webhook)) for webhook in self.webhooks]
+                try:
+                    await asyncio.gather(*workers)
+                finally:
+                    for worker in workers:
+                        worker.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+                    self._drop_the_rest()
+        finally:
+            logging.getLogger("httpx").removeFilter(hide_urls)
 
     async def drain(self) -> None:
         """Wait, at most the policy's `drain_timeout`, until nothing is queued or being sent."""
@@ -154,13 +153,17 @@ class WebhookDelivery:
                 idle.set()
                 waiting.clear()
                 await waiting.wait()
-            await self._deliver(client, webhook, queue.popleft())
+            try:
+                await self._deliver(client, webhook, queue.popleft())
+            except asyncio.CancelledError:
+                self._count(webhook.name, "dropped")  # stopped half-way: neither delivered nor given up
+                raise
 
-    async def _deliver(self, client: httpx.AsyncClient, webhook: Webhook, delivery: _Delivery) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, webhook: Webhook, body: bytes) -> None:
         job = f"alert webhook {webhook.name!r}"
         for attempt in range(1, self.policy.attempts + 1):
             try:
-                await self._post(client, webhook, delivery.body)
+                await self._post(client, webhook, body)
             except _Retry as retry:
                 self.failures.failed(job, retry.problem)
                 if attempt == self.policy.attempts:
@@ -174,8 +177,8 @@ class WebhookDelivery:
             self._count(webhook.name, "delivered")
             self.failures.recovered(job)
             return
+        # Counted, not logged: the failure itself is logged once, however many transitions it costs.
         self._count(webhook.name, "failed")
-        log.warning("alert webhook %r: gave up on %s after %d attempt(s)", webhook.name, delivery.what, attempt)
 
     async def _post(self, client: httpx.AsyncClient, webhook: Webhook, body: bytes) -> None:
         timestamp = str(int(self._clock()))
@@ -218,6 +221,27 @@ class WebhookDelivery:
                 for _ in range(len(queue)):
                     self._count(name, "dropped")
                 queue.clear()
+
+
+class _NameWebhooks(logging.Filter):
+    """Replaces each webhook's URL in a log line with `<webhook NAME>`."""
+
+    def __init__(self, webhooks: Sequence[Webhook]) -> None:
+        super().__init__()
+        self._names = {str(httpx.URL(webhook.url)): webhook.name for webhook in webhooks}
+        self._names.update({webhook.url: webhook.name for webhook in webhooks})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        named = message
+        for url, name in self._names.items():
+            named = named.replace(url, f"<webhook {name}>")
+        if named != message:
+            record.msg, record.args = named, None
+        return True
 
 
 def _seconds(retry_after: str | None) -> float | None:

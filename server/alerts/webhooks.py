@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
+
 from server.errors import ConfigurationError
 from server.metrics import encode
 
@@ -106,7 +108,8 @@ def check_url(url: str, what: str) -> None:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+        httpx.URL(url)  # what will post to it must take it too
+    except (ValueError, httpx.InvalidURL):
         parts, port = None, None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{what} must be an http:// or https:// URL with a host name")
