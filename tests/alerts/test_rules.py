@@ -107,6 +107,8 @@ def test_a_file_that_is_not_toml_or_missing_is_refused(tmp_path: Path) -> None:
 
 def test_the_example_file_in_the_repository_is_valid() -> None:
     environ = {"ALERT_WEBHOOK_SECRET": "x" * 32, "ALERT_SLACK_URL": "https://hooks.slack.com/services/T0/B0/x"}
-    rules = load_alerts(Path(__file__).parents[2] / "alerts.example.toml", environ).rules
-    assert rules[:3] == DEFAULT_RULES
-    assert rules[3].name == "busy"
+    alerts = load_alerts(Path(__file__).parents[2] / "alerts.example.toml", environ)
+    assert alerts.rules[:3] == DEFAULT_RULES
+    assert (alerts.rules[3].name, alerts.rules[3].notify) == ("busy", ("team-chat",))
+    assert [(webhook.name, webhook.kind) for webhook in alerts.webhooks] == [("ops", "json"), ("team-chat", "slack")]
+    assert [silence.rule for silence in alerts.silences] == ["failed-transactions"]
