@@ -4,13 +4,18 @@ until released)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+SECRET = "test-secret-0123456789-abcdef"  # the signing secret the tests give their webhooks
 HANG_LIMIT = 60.0  # seconds a hanging answer waits for release at most, so no thread outlives a failed test
 
 
@@ -90,3 +95,14 @@ def receiving(path: str = "/hooks/metrics") -> Iterator[Receiver]:
         receiver.release()
         server.shutdown()
         server.server_close()
+
+
+def verified(received: Received, secret: str = SECRET) -> bool:
+    """The receiver's check, as the README documents it (written here independently of the server)."""
+    timestamp = received.headers["x-metrics-timestamp"]
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + received.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("sha256=" + expected, received.headers["x-metrics-signature"])
+
+
+def body_of(received: Received) -> Any:
+    return json.loads(received.body)

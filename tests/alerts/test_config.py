@@ -17,6 +17,7 @@ from server.alerts.webhooks import Webhook
 from server.errors import ConfigurationError
 from server.settings import Settings
 
+_T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 SECRET = "s" * 32
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/topsecretpath"
 ENVIRON = {"ALERT_WEBHOOK_SECRET": SECRET, "ALERT_SLACK_URL": SLACK_URL}
@@ -159,3 +160,11 @@ def test_webhook_names_are_unique() -> None:
     hook = {"name": "ops", "url": "https://a.example.com/", "secret_env": "ALERT_WEBHOOK_SECRET"}
     with pytest.raises(ConfigurationError, match=r"webhook names must be unique, repeated: \['ops'\]"):
         parse_alerts(_document(webhooks=[hook, hook]), ENVIRON)
+
+
+def test_a_silence_starts_at_its_from_and_ends_before_its_to() -> None:
+    start, end = _T0 + timedelta(hours=1), _T0 + timedelta(hours=2)
+    silence = Silence("busy", start, end)
+    assert silence.covers("busy", start) and not silence.covers("busy", end)
+    assert not silence.covers("busy", start - timedelta(microseconds=1))
+    assert silence.covers("busy", end - timedelta(microseconds=1)) and not silence.covers("other", start)

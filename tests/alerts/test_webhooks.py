@@ -1,26 +1,18 @@
-"""Alert webhooks against a receiver of the tests' own (a real HTTP server on a spare port): one
-signed post per transition and webhook, retries with backoff after 5xx, a bounded queue, a hanging
-or dead receiver that never holds up the snapshots, silences, and a single delivering instance."""
+"""Alert webhooks through the app, against a receiver of the tests' own (a real HTTP server on a
+spare port): one signed post per transition and webhook, a single delivering instance, silences,
+and a hanging or dead receiver that never holds up the snapshots."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import json
-import logging
 import socket
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from server.alerts.delivery import DeliveryPolicy, Outcome, WebhookDelivery
+from server.alerts.delivery import DeliveryPolicy
 from server.alerts.rules import Rule
 from server.alerts.silences import Silence
 from server.alerts.webhooks import Webhook
@@ -28,10 +20,9 @@ from server.app import create_app
 from server.settings import Settings
 from tests.helpers import LocalClient, loop_of, refresh
 from tests.live import wait_until
-from tests.webhook_receiver import Received, receiving
+from tests.webhook_receiver import SECRET, body_of, receiving, verified
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-SECRET = "test-secret-0123456789-abcdef"
 BUSY = Rule("busy", "activeUsers.current", "above", Decimal(2), Decimal(1), severity="critical")
 FAST = DeliveryPolicy(first_backoff=0.01, max_backoff=0.05, timeout=5.0, drain_timeout=2.0)
 
@@ -42,13 +33,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def verified(received: Received, secret: str = SECRET) -> bool:
-    """The receiver's check, as the README documents it (written here independently of the server)."""
-    timestamp = received.headers["x-metrics-timestamp"]
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + received.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest("sha256=" + expected, received.headers["x-metrics-signature"])
 
 
 def _app(
@@ -90,10 +74,6 @@ def _sample(client: TestClient, sample: str) -> float:
     return float(lines[0].split()[-1])
 
 
-def _body(received: Received) -> dict[str, Any]:
-    return json.loads(received.body)
-
-
 # -- through the app -----------------------------------------------------------------------------
 
 
@@ -119,9 +99,9 @@ def test_each_transition_reaches_each_webhook_once_signed(settings: Settings) ->
     assert all(verified(post) for post in ops.received)
     assert not verified(replace(firing, body=firing.body.replace(b'"value":3', b'"value":4')))
     assert firing.path == "/hooks/metrics" and firing.headers["content-type"] == "application/json"
-    deployment = _body(firing)["deployment"]
+    deployment = body_of(firing)["deployment"]
     assert isinstance(deployment, str) and deployment
-    assert _body(firing) == {
+    assert body_of(firing) == {
         "id": f"{alert_id}-firing",
         "alertId": alert_id,
         "rule": "busy",
@@ -137,15 +117,15 @@ def test_each_transition_reaches_each_webhook_once_signed(settings: Settings) ->
         "deployment": deployment,
         "instance": holder,
     }
-    assert _body(resolved) == {
-        **_body(firing),
+    assert body_of(resolved) == {
+        **body_of(firing),
         "id": f"{alert_id}-resolved",
         "state": "resolved",
         "value": 0,
         "at": "2026-11-27T10:10:00.000Z",
         "snapshotId": resolved_in,
     }
-    assert [_body(post) for post in chat.received] == [
+    assert [body_of(post) for post in chat.received] == [
         {
             "text": ":rotating_light: *Firing* (critical) `busy`: activeUsers.current is 3, above 2 "
             f"(value 3, threshold 2, at 2026-11-27T10:00:00.000Z, snapshot {fired_in})"
@@ -184,7 +164,7 @@ def test_only_the_computing_instance_delivers(settings: Settings) -> None:
             refresh(first)
             ops.wait_for(2)
             computing = loop_of(first).leadership.holder
-        assert [(_body(post)["state"], _body(post)["instance"]) for post in ops.received] == [
+        assert [(body_of(post)["state"], body_of(post)["instance"]) for post in ops.received] == [
             ("firing", computing),
             ("resolved", computing),
         ]
@@ -215,7 +195,7 @@ def test_silences_hold_back_delivery_within_their_window_only(settings: Settings
             fire(end)  # at the end (not in the window): delivered
             listing = client.get("/api/v1/alerts").json()
         # The app drained its queue on the way out: what was held back never comes.
-        assert [(_body(p)["state"], _body(p)["at"]) for p in ops.received] == [
+        assert [(body_of(p)["state"], body_of(p)["at"]) for p in ops.received] == [
             ("firing", "2026-11-27T10:00:00.000Z"),
             ("resolved", "2026-11-27T11:10:00.000Z"),
             ("firing", "2026-11-27T12:00:00.000Z"),
@@ -227,14 +207,6 @@ def test_silences_hold_back_delivery_within_their_window_only(settings: Settings
         ("2026-11-27T11:00:00.000Z", "resolved", True),
         ("2026-11-27T10:00:00.000Z", "resolved", False),
     ]
-
-
-def test_a_silence_starts_at_its_from_and_ends_before_its_to(settings: Settings) -> None:
-    start, end = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
-    silence = Silence("busy", start, end)
-    assert silence.covers("busy", start) and not silence.covers("busy", end)
-    assert not silence.covers("busy", start - timedelta(microseconds=1))
-    assert silence.covers("busy", end - timedelta(microseconds=1)) and not silence.covers("other", start)
 
 
 @pytest.mark.parametrize("receiver_state", ["hanging", "refusing connections"])
@@ -272,204 +244,4 @@ def test_a_stuck_receiver_never_holds_up_the_snapshots(settings: Settings, recei
                 assert _count(client, "stuck", "retried") >= 1 and _count(client, "stuck", "delivered") == 0
             assert _count(client, "healthy", "delivered") == 2
         if receiver_state == "hanging":
-            assert [_body(post)["state"] for post in stuck.received] == ["firing"]
-
-
-# -- the delivery itself -------------------------------------------------------------------------
-
-
-def _alert(alert_id: int, state: str = "firing") -> dict[str, Any]:
-    return {
-        "id": alert_id,
-        "rule": "busy",
-        "state": state,
-        "severity": "critical",
-        "metric": "activeUsers.current",
-        "message": "activeUsers.current is 3, above 2",
-        "value": Decimal(3),
-        "threshold": Decimal(2),
-        "firedAt": "2026-11-27T10:00:00.000Z",
-        "resolvedAt": None,
-        "snapshotId": alert_id,
-        "silenced": False,
-    }
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 15
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
-
-
-class _Recorded:
-    """What a delivery counts, sleeps and draws for jitter."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.sleeps: list[float] = []
-        self.jitter_ranges: list[tuple[float, float]] = []
-
-    def count(self, webhook: str, outcome: Outcome) -> None:
-        self.counts[(webhook, outcome)] += 1
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def jitter(self, low: float, high: float) -> float:
-        self.jitter_ranges.append((low, high))
-        return high
-
-
-async def test_5xx_are_retried_with_backoff_then_delivered_and_the_failure_is_said_once(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    recorded = _Recorded()
-    policy = DeliveryPolicy(attempts=5, first_backoff=0.01, max_backoff=0.03)
-    with receiving("/services/T000/B000/secretpart") as receiver, caplog.at_level(logging.INFO):
-        receiver.statuses = [500, 500, 500]
-        delivery = WebhookDelivery(
-            (Webhook("ops", "json", receiver.url, SECRET),),
-            policy,
-            count=recorded.count,
-            sleep=recorded.sleep,
-            jitter=recorded.jitter,
-        )
-        task = asyncio.create_task(delivery.run())
-        try:
-            delivery.offer(_alert(7), BUSY)
-            await _until(lambda: recorded.counts[("ops", "delivered")] == 1, "delivered after the 500s")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    posts = receiver.received
-    assert len(posts) == 4 and len({post.body for post in posts}) == 1  # the same body every time
-    assert all(verified(post) for post in posts)  # each attempt signed (with its own timestamp)
-    assert _body(posts[0])["id"] == "7-firing"
-    assert recorded.counts == Counter({("ops", "retried"): 3, ("ops", "delivered"): 1})
-    # Exponential, capped at max_backoff, drawn between half and all of it.
-    assert recorded.jitter_ranges == [(0.005, 0.01), (0.01, 0.02), (0.015, 0.03)]
-    assert recorded.sleeps == [0.01, 0.02, 0.03]
-    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "server.alerts.webhooks"]
-    assert [level for level, _ in said] == ["ERROR", "INFO"]  # failing once, working again once
-    assert "alert webhook 'ops' failed: HTTP 500" in said[0][1]
-    assert "alert webhook 'ops' works again after 3 failures" in said[1][1]
-    assert not any("secretpart" in record.getMessage() or SECRET in record.getMessage() for record in caplog.records)
-
-
-async def test_a_429_waits_as_long_as_retry_after_asks_within_the_cap() -> None:
-    recorded = _Recorded()
-    with receiving() as receiver:
-        receiver.statuses = [429]
-        delivery = WebhookDelivery(
-            (Webhook("ops", "json", receiver.url, SECRET),),
-            DeliveryPolicy(first_backoff=0.01, max_backoff=0.5),
-            count=recorded.count,
-            sleep=recorded.sleep,
-            jitter=recorded.jitter,
-        )
-        receiver.extra_headers = {"Retry-After": "30"}
-        task = asyncio.create_task(delivery.run())
-        try:
-            delivery.offer(_alert(1), BUSY)
-            await _until(lambda: recorded.counts[("ops", "delivered")] == 1, "delivered after the 429")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    assert recorded.sleeps == [0.5]  # Retry-After: 30, capped at max_backoff
-
-
-@pytest.mark.parametrize(("statuses", "posts"), [([404], 1), ([400], 1), ([503] * 10, 3), ([308], 1)])
-async def test_other_answers_are_final_and_attempts_are_bounded(statuses: list[int], posts: int) -> None:
-    recorded = _Recorded()
-    with receiving() as receiver:
-        receiver.statuses = list(statuses)
-        delivery = WebhookDelivery(
-            (Webhook("ops", "json", receiver.url, SECRET),),
-            DeliveryPolicy(attempts=3, first_backoff=0.001, max_backoff=0.001),
-            count=recorded.count,
-            sleep=recorded.sleep,
-        )
-        task = asyncio.create_task(delivery.run())
-        try:
-            delivery.offer(_alert(1), BUSY)
-            await _until(lambda: recorded.counts[("ops", "failed")] == 1, "given up")
-            await delivery.drain()
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    assert len(receiver.received) == posts
-    assert recorded.counts == Counter({("ops", "failed"): 1, **({("ops", "retried"): posts - 1} if posts > 1 else {})})
-
-
-async def test_a_dead_receiver_is_retried_and_its_url_never_logged(caplog: pytest.LogCaptureFixture) -> None:
-    recorded = _Recorded()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/services/T000/B000/secretpart?token=abc"
-    delivery = WebhookDelivery(
-        (Webhook("chat", "slack", url),),
-        DeliveryPolicy(attempts=3, first_backoff=0.001, max_backoff=0.001),
-        count=recorded.count,
-        sleep=recorded.sleep,
-    )
-    with caplog.at_level(logging.INFO):
-        task = asyncio.create_task(delivery.run())
-        try:
-            delivery.offer(_alert(1), BUSY)
-            delivery.offer(_alert(2), BUSY)
-            await _until(lambda: recorded.counts[("chat", "failed")] == 2, "both given up")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    assert recorded.counts == Counter({("chat", "failed"): 2, ("chat", "retried"): 4})
-    said = [r.getMessage() for r in caplog.records if r.name == "server.alerts.webhooks"]
-    assert len(said) == 1 and said[0].startswith("alert webhook 'chat' failed: ConnectError")  # 6 attempts, 1 line
-    assert not any("secretpart" in r.getMessage() or "token=abc" in r.getMessage() for r in caplog.records)
-
-
-async def test_a_full_queue_drops_its_oldest_delivery_and_counts_it() -> None:
-    recorded = _Recorded()
-    with receiving() as receiver:
-        receiver.hang = True
-        delivery = WebhookDelivery(
-            (Webhook("ops", "json", receiver.url, SECRET),),
-            DeliveryPolicy(queue_size=3, timeout=30.0),
-            count=recorded.count,
-        )
-        task = asyncio.create_task(delivery.run())
-        try:
-            delivery.offer(_alert(1), BUSY)
-            await _until(lambda: receiver.in_progress == 1, "the first is being posted")
-            for alert_id in range(2, 7):
-                delivery.offer(_alert(alert_id), BUSY)
-            assert delivery.depth("ops") == 3
-            assert recorded.counts == Counter({("ops", "dropped"): 2})
-            receiver.release()
-            await _until(lambda: recorded.counts[("ops", "delivered")] == 4, "the rest delivered")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    assert [_body(post)["alertId"] for post in receiver.received] == [1, 4, 5, 6]  # 2 and 3 were the oldest
-    assert delivery.depth("ops") == 0
-
-
-async def test_what_is_still_queued_at_shutdown_is_counted_dropped() -> None:
-    recorded = _Recorded()
-    with receiving() as receiver:
-        receiver.hang = True
-        delivery = WebhookDelivery(
-            (Webhook("ops", "json", receiver.url, SECRET),),
-            DeliveryPolicy(timeout=30.0, drain_timeout=0.05),
-            count=recorded.count,
-        )
-        task = asyncio.create_task(delivery.run())
-        delivery.offer(_alert(1), BUSY)
-        await _until(lambda: receiver.in_progress == 1, "the first is being posted")
-        delivery.offer(_alert(2), BUSY)
-        await delivery.drain()  # gives up after drain_timeout
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    # Both: the one being posted and the one waiting; neither was delivered nor given up on.
-    assert recorded.counts == Counter({("ops", "dropped"): 2})
+            assert [body_of(post)["state"] for post in stuck.received] == ["firing"]
