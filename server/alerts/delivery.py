@@ -95,9 +95,6 @@ class WebhookDelivery:
             idle.set()
         self.failures = RepeatingFailures(log, monotonic=monotonic)
 
-    def set_origin(self, origin: Mapping[str, str]) -> None:
-        self._origin = dict(origin)
-
     def depth(self, webhook: str) -> int:
         """Deliveries waiting for `webhook` (the one being attempted not included)."""
         return len(self._queues[webhook])
