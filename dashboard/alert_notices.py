@@ -14,6 +14,8 @@ def show_firing(firing: Sequence[dict[str, Any]]) -> None:
     """One notice per firing alert, coloured by severity (critical red, warning amber, info blue)."""
     for alert in firing:
         text = f"**{alert['rule']}** · {alert['message']} · since {when(alert['firedAt'])}"
+        if alert.get("silenced"):  # a maintenance window of its rule: shown, but nobody was paged
+            text += " · silenced (not sent to webhooks)"
         icon = _ICONS.get(alert["severity"], _ICONS["warning"])
         if alert["severity"] == "critical":
             st.error(text, icon=icon)
@@ -45,7 +47,7 @@ def rows(alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "Rule": a["rule"],
             "Severity": a["severity"],
-            "State": a["state"],
+            "State": f"{a['state']} (silenced)" if a.get("silenced") else a["state"],
             "Message": a["message"],
             "Fired": when(a["firedAt"]),
             "Resolved": when(a["resolvedAt"]),

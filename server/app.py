@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from server.access import AccessMiddleware, AuthFailures
+from server.alerts.delivery import WebhookDelivery
 from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
@@ -62,11 +63,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         loop: SnapshotLoop | None = None
         leadership: Leadership | None = None
         hub: SnapshotHub | None = None
+        delivery: WebhookDelivery | None = None
         try:
             await upgrade_to_head(engine)
             # Every Redis key and channel carries this database's id: a deployment that starts on a
             # fresh database never serves what another one left in a shared Redis.
-            prefix = f"{settings.redis_prefix}{await snapshot_log.deployment_id(engine)}:"
+            deployment = await snapshot_log.deployment_id(engine)
+            prefix = f"{settings.redis_prefix}{deployment}:"
             await backend.connect()
             observability = SidecarMetrics()
             hub = SnapshotHub(
@@ -80,8 +83,22 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 clock=clock,
             )
             alert_feed = AlertFeed(backend, prefix)
-            alerts = AlertMonitor(settings.alert_rules, engine, alert_feed, settings.zone)
             leadership = Leadership(engine, settings.interval)
+            delivery = WebhookDelivery(
+                settings.alert_webhooks,
+                settings.webhook_delivery,
+                count=observability.webhook_outcome,
+                origin={"deployment": deployment, "instance": leadership.holder},
+            )
+            observability.watch_webhooks(delivery)
+            alerts = AlertMonitor(
+                settings.alert_rules,
+                engine,
+                alert_feed,
+                settings.zone,
+                delivery=delivery,
+                silences=settings.alert_silences,
+            )
             loop = SnapshotLoop(
                 settings, engine, hub, leadership, observability=observability, alerts=alerts, clock=clock
             )
@@ -95,6 +112,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 asyncio.create_task(hub.listen(settings.pubsub_silence if backend.name != "memory" else None)),
                 asyncio.create_task(hub.watch()),
                 asyncio.create_task(alert_feed.listen()),
+                asyncio.create_task(delivery.run()),
             ]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
             app.state.hub = hub  # for SidecarServer: it says goodbye to sockets before uvicorn stops
@@ -118,6 +136,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 if tasks:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
+            if delivery is not None and tasks:
+                await delivery.drain()  # the last transitions, briefly: a receiver may be down
             if leadership is not None:
                 with contextlib.suppress(Exception):
                     await leadership.release()

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
+    from server.alerts.delivery import Outcome, WebhookDelivery
     from server.hub import SnapshotHub
     from server.leadership import Leadership
 
@@ -25,6 +26,8 @@ INGEST_OUTCOMES = (
     "unavailable",
 )
 INGEST_RESULTS = ("accepted", "duplicate")
+# server.alerts.delivery.OUTCOMES, repeated here so that this module imports no delivery code.
+WEBHOOK_OUTCOMES = ("delivered", "failed", "retried", "dropped")
 CLOSE_REASONS = ("client", "shutdown", "flooding", "frame_too_big", "stalled", "revoked", "error")
 
 
@@ -79,6 +82,19 @@ class SidecarMetrics:
         self.ingest_events = Counter(
             "metrics_ingest_events", "Ingested events, by result", ["result"], registry=self.registry
         )
+        self.webhook_deliveries = Counter(
+            "metrics_alert_webhook_deliveries",
+            "Alert transitions posted to webhooks, by webhook and outcome: delivered, failed (given up), "
+            "retried (one per retry), dropped (the queue was full, or the sidecar stopped)",
+            ["webhook", "outcome"],
+            registry=self.registry,
+        )
+        self.webhook_queue = Gauge(
+            "metrics_alert_webhook_queue",
+            "Alert transitions waiting to be posted to a webhook",
+            ["webhook"],
+            registry=self.registry,
+        )
         # Every labelled series exists from the start, at 0, so a rate() over it is defined at once.
         for outcome in SNAPSHOT_OUTCOMES:
             self.snapshots.labels(outcome)
@@ -96,6 +112,16 @@ class SidecarMetrics:
         self.leader.set_function(lambda: 1.0 if leadership.leading else 0.0)
         self.snapshot_age.set_function(lambda: -1.0 if (age := hub.age()) is None else age)
         self.snapshot_stale.set_function(lambda: 0.0 if hub.stale_reason() is None else 1.0)
+
+    def watch_webhooks(self, delivery: WebhookDelivery) -> None:
+        """Create each webhook's series at 0 and read its queue's depth at each scrape."""
+        for webhook in delivery.webhooks:
+            for outcome in WEBHOOK_OUTCOMES:
+                self.webhook_deliveries.labels(webhook.name, outcome)
+            self.webhook_queue.labels(webhook.name).set_function(lambda name=webhook.name: delivery.depth(name))
+
+    def webhook_outcome(self, webhook: str, outcome: Outcome) -> None:
+        self.webhook_deliveries.labels(webhook, outcome).inc()
 
     def received(self, via: str) -> None:
         self.snapshots_received.labels(via).inc()

@@ -154,6 +154,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "firedAt": _TIME,
             "resolvedAt": {"type": ["string", "null"], "format": "date-time"},
             "snapshotId": {"type": "integer"},
+            "silenced": {
+                "type": "boolean",
+                "description": "It fired in a maintenance window of its rule: shown, but not sent to webhooks.",
+            },
         }
     ),
     "Rule": {

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.alerts.rules import DEFAULT_RULES, Rule, load_rules
+from server.alerts.config import check_alerts, load_alerts
+from server.alerts.delivery import DeliveryPolicy
+from server.alerts.rules import DEFAULT_RULES, Rule
+from server.alerts.silences import Silence
+from server.alerts.webhooks import Webhook
 from server.auth import Token, parse_tokens
 from server.client_address import Network, parse_networks
 from server.errors import ConfigurationError
@@ -61,6 +65,10 @@ class Settings:
     client_token: str | None = field(default=None, repr=False)
     # Alert rules (METRICS_ALERTS_FILE, TOML); without a file, the spec's monitoring list.
     alert_rules: tuple[Rule, ...] = DEFAULT_RULES
+    # From the same file: the webhooks transitions are posted to (with their URLs and secrets,
+    # read from the variables the file names) and the rules' maintenance windows.
+    alert_webhooks: tuple[Webhook, ...] = ()
+    alert_silences: tuple[Silence, ...] = ()
     # Not environment variables: limits and timings that tests shorten.
     cache_ttl: float = 10.0
     history_size: int = 20
@@ -72,6 +80,7 @@ class Settings:
     header_timeout: float = 10.0  # a request's headers must be in within this (from connect or the last response)
     body_timeout: float = 30.0  # and its body within this after its headers
     future_tolerance_s: float = 300.0
+    webhook_delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +102,7 @@ class Settings:
                 "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m server.tokens "
                 "new ...), or bind to 127.0.0.1."
             )
+        check_alerts(self.alert_rules, self.alert_webhooks, self.alert_silences)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -188,7 +198,10 @@ class Settings:
         kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
         kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
-            kwargs["alert_rules"] = load_rules(alerts_file)
+            alerts = load_alerts(alerts_file, values)
+            kwargs["alert_rules"] = alerts.rules
+            kwargs["alert_webhooks"] = alerts.webhooks
+            kwargs["alert_silences"] = alerts.silences
         if (hosts := get("METRICS_ALLOWED_HOSTS")) is not None:
             names = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
             bad = [h for h in names if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]

@@ -29,7 +29,9 @@ from tests.test_pages import FakeSubscription, snapshot
 PAGES = Path(__file__).parents[1] / "pages"
 
 
-def alert(alert_id: int, rule: str, state: str = "firing", severity: str = "critical") -> dict[str, Any]:
+def alert(
+    alert_id: int, rule: str, state: str = "firing", severity: str = "critical", *, silenced: bool = False
+) -> dict[str, Any]:
     return {
         "id": alert_id,
         "rule": rule,
@@ -42,12 +44,13 @@ def alert(alert_id: int, rule: str, state: str = "firing", severity: str = "crit
         "firedAt": "2026-11-27T10:00:00.000Z",
         "resolvedAt": None if state == "firing" else "2026-11-27T10:05:00.000Z",
         "snapshotId": 7,
+        "silenced": silenced,
     }
 
 
 LISTING = {
     "firing": [alert(2, "failed-transactions")],
-    "recent": [alert(2, "failed-transactions"), alert(1, "busy", "resolved", "warning")],
+    "recent": [alert(2, "failed-transactions"), alert(1, "busy", "resolved", "warning", silenced=True)],
     "rules": [{"name": "busy", "metric": "activeUsers.current", "above": 500, "clear": 400, "for": 1}],
 }
 
@@ -76,16 +79,18 @@ def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
     fakes: tuple[FakeSubscription, FakeAnalytics],
 ) -> None:
     subscription, client = fakes
-    subscription.live_view = view(alert(2, "failed-transactions"), alert(3, "busy", severity="warning"))
+    subscription.live_view = view(alert(2, "failed-transactions"), alert(3, "busy", severity="warning", silenced=True))
     page = open_page("alerts.py")
     assert [e.value for e in page.error] == [
         "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
     ]
-    assert [w.value for w in page.warning] == ["**busy** · busy message · since 2026-11-27 10:00:00 UTC"]
+    assert [w.value for w in page.warning] == [
+        "**busy** · busy message · since 2026-11-27 10:00:00 UTC · silenced (not sent to webhooks)"
+    ]
     assert client.requests == [("json", ALERTS, {"limit": "50"})]
     record = page.dataframe[1].value
     assert list(record["Rule"]) == ["failed-transactions", "busy"]
-    assert list(record["State"]) == ["firing", "resolved"]
+    assert list(record["State"]) == ["firing", "resolved (silenced)"]
     assert list(record["Resolved"]) == ["—", "2026-11-27 10:05:00 UTC"]
     assert list(page.dataframe[2].value["name"]) == ["busy"]
 

@@ -1,10 +1,13 @@
 """Alert evaluation on each computed snapshot: read the signals, step the rules, keep and push
-what changed. Runs only where snapshots are computed (the instance holding the lease).
+what changed, and hand it to the webhooks. Runs only where snapshots are computed (the instance
+holding the lease), and only a transition this instance recorded in the database is pushed and
+handed on: each is delivered once, however many instances run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,9 +16,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.alerts.delivery import WebhookDelivery
 from server.alerts.evaluate import AlertEvaluator, Transition, snapshot_values
 from server.alerts.feed import AlertFeed
 from server.alerts.rules import Rule
+from server.alerts.silences import Silence, is_silenced
 from server.fields import whole_number
 from server.metrics import format_timestamp
 from server.storage import alerts as store
@@ -35,18 +40,29 @@ class AlertsQuery(BaseModel):
 
 
 class AlertMonitor:
-    def __init__(self, rules: tuple[Rule, ...], engine: AsyncEngine, feed: AlertFeed, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        rules: tuple[Rule, ...],
+        engine: AsyncEngine,
+        feed: AlertFeed,
+        zone: ZoneInfo,
+        *,
+        delivery: WebhookDelivery | None = None,
+        silences: Sequence[Silence] = (),
+    ) -> None:
         self.rules = rules
         self._engine = engine
         self._feed = feed
         self._zone = zone
+        self._delivery = delivery
+        self._silences = tuple(silences)
         self._evaluator = AlertEvaluator(rules)
         self._metrics = {rule.metric for rule in rules}
 
     async def start(self) -> None:
         """Load the alerts firing now, so sockets that subscribe get them at once."""
         firing = await store.open_firings(self._engine)
-        self._feed.prefill([alert_json(event, self._rule(event.rule)) for event in firing.values()])
+        self._feed.prefill([self._json(event) for event in firing.values()])
 
     async def check(self, data: dict[str, Any], compute_seconds: float, now: datetime) -> list[dict[str, Any]]:
         """Evaluate every rule on one snapshot; returns the transitions it pushed."""
@@ -59,9 +75,17 @@ class AlertMonitor:
             event = await self._record(transition, firing, now, int(data["snapshotId"]))
             if event is None:
                 continue  # another instance recorded it first
-            alert = alert_json(event, transition.rule, state=transition.state, value=transition.value)
-            log.warning("alert %s: %s (%s)", transition.state, transition.rule.name, event.message)
+            alert = self._json(event, state=transition.state, value=transition.value)
+            log.warning(
+                "alert %s: %s (%s)%s",
+                transition.state,
+                transition.rule.name,
+                event.message,
+                " [silenced: not sent to webhooks]" if alert["silenced"] else "",
+            )
             await self._feed.publish(alert)
+            if self._delivery is not None and not alert["silenced"]:
+                self._delivery.offer(alert, transition.rule)
             pushed.append(alert)
         return pushed
 
@@ -99,7 +123,7 @@ class AlertMonitor:
     async def listing(self, limit: int) -> dict[str, Any]:
         """`GET /api/v1/alerts`: what fires now, the latest firings, and the rules."""
         events = await store.recent_firings(self._engine, limit)
-        alerts = [alert_json(event, self._rule(event.rule)) for event in events]
+        alerts = [self._json(event) for event in events]
         return {
             "firing": [alert for alert in alerts if alert["state"] == "firing"],
             "recent": alerts,
@@ -109,11 +133,22 @@ class AlertMonitor:
     def _rule(self, name: str) -> Rule | None:
         return next((rule for rule in self.rules if rule.name == name), None)
 
+    def _json(self, event: AlertEvent, *, state: str | None = None, value: Decimal | None = None) -> dict[str, Any]:
+        # Silenced by when it fired: its firing and its resolution go to webhooks together or not at all.
+        muted = is_silenced(self._silences, event.rule, event.fired_at)
+        return alert_json(event, self._rule(event.rule), state=state, value=value, silenced=muted)
+
 
 def alert_json(
-    event: AlertEvent, rule: Rule | None, *, state: str | None = None, value: Decimal | None = None
+    event: AlertEvent,
+    rule: Rule | None,
+    *,
+    state: str | None = None,
+    value: Decimal | None = None,
+    silenced: bool = False,
 ) -> dict[str, Any]:
-    """One alert as the socket and the REST listing show it; `value` is the value at this transition."""
+    """One alert as the socket and the REST listing show it; `value` is the value at this transition,
+    `silenced` whether it fired in a maintenance window (and so was not sent to webhooks)."""
     return {
         "id": event.id,
         "rule": event.rule,
@@ -126,4 +161,5 @@ def alert_json(
         "firedAt": format_timestamp(event.fired_at),
         "resolvedAt": format_timestamp(event.resolved_at) if event.resolved_at is not None else None,
         "snapshotId": event.resolved_snapshot_id if state == "resolved" else event.fired_snapshot_id,
+        "silenced": silenced,
     }

@@ -8,16 +8,18 @@ clear = 4                           # optional: the value must come back past th
 for = 2                             # optional: consecutive snapshots beyond the threshold to fire
 severity = "critical"               # optional: info, warning (default) or critical
 message = "..."                     # optional; {value} and {threshold} are filled in
+notify = ["ops"]                    # optional: the webhooks it goes to; without it, all of them
+
+The file may also hold `[[webhooks]]` (server.alerts.webhooks) and `[[silences]]`
+(server.alerts.silences); `server.alerts.config` reads the whole file.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Literal
 
 from server.errors import ConfigurationError
@@ -48,7 +50,8 @@ SNAPSHOT_PATHS = (
     "content.conversionRate",
 )
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_KEYS = {"name", "metric", "above", "below", "clear", "for", "severity", "message"}
+_KEYS = {"name", "metric", "above", "below", "clear", "for", "severity", "message", "notify"}
+TOP_LEVEL_KEYS = ("rules", "webhooks", "silences")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Rule:
     for_snapshots: int = 1
     severity: str = "warning"
     message: str = ""
+    notify: tuple[str, ...] | None = None  # webhook names; None: every webhook of the file
 
     def breached(self, value: Decimal) -> bool:
         return value > self.threshold if self.direction == "above" else value < self.threshold
@@ -113,21 +117,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
-def load_rules(path: str | Path) -> tuple[Rule, ...]:
-    """The rules of a TOML file; ConfigurationError naming the rule and field on any mistake."""
-    try:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"METRICS_ALERTS_FILE {str(path)!r} cannot be read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"METRICS_ALERTS_FILE {str(path)!r} is not valid TOML: {exc}") from exc
-    return parse_rules(document, source=str(path))
-
-
 def parse_rules(document: Mapping[str, Any], source: str = "the alert rules") -> tuple[Rule, ...]:
-    unknown = set(document) - {"rules"}
+    unknown = set(document) - set(TOP_LEVEL_KEYS)
     if unknown:
-        raise ConfigurationError(f"{source}: unknown top-level key(s) {sorted(unknown)}; rules go in [[rules]] tables")
+        raise ConfigurationError(
+            f"{source}: unknown top-level key(s) {sorted(unknown)}; the file holds [[rules]], [[webhooks]] "
+            "and [[silences]] tables"
+        )
     entries = document.get("rules", [])
     if not isinstance(entries, list):
         raise ConfigurationError(f"{source}: 'rules' must be an array of tables ([[rules]])")
@@ -176,7 +172,14 @@ def _parse_rule(entry: Mapping[str, Any], where: str) -> Rule:
         message.format(value="1", threshold="1")
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigurationError(f"{where}: 'message' may only use {{value}} and {{threshold}}") from exc
-    return Rule(name, metric, direction, threshold, clear, for_snapshots, severity, message)
+    notify = entry.get("notify")
+    if notify is not None:
+        if not isinstance(notify, list) or not all(isinstance(n, str) and _NAME.match(n) for n in notify):
+            raise ConfigurationError(f"{where}: 'notify' must be a list of webhook names, like [\"ops\"]")
+        if len(set(notify)) != len(notify):
+            raise ConfigurationError(f"{where}: 'notify' names a webhook more than once")
+        notify = tuple(notify)
+    return Rule(name, metric, direction, threshold, clear, for_snapshots, severity, message, notify)
 
 
 def _decimal(raw: Any, what: str) -> Decimal:

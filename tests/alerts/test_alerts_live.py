@@ -69,6 +69,7 @@ def test_an_alert_fires_once_and_resolves_once_on_the_socket_and_in_the_listing(
             "firedAt": "2026-11-27T10:00:00.000Z",
             "resolvedAt": None,
             "snapshotId": fired_in,
+            "silenced": False,
         }
         listing = client.get("/api/v1/alerts").json()
         assert listing["firing"] == [fired] and listing["recent"] == [fired]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.alerts.rules import DEFAULT_RULES, Rule, load_rules, parse_rules
+from server.alerts.config import load_alerts
+from server.alerts.rules import DEFAULT_RULES, Rule, parse_rules
 from server.errors import ConfigurationError
 from server.settings import Settings
 
@@ -31,7 +32,7 @@ above = 500
 def test_a_rules_file_is_read_exactly(tmp_path: Path) -> None:
     path = tmp_path / "alerts.toml"
     path.write_text(RULES)
-    failed, busy = load_rules(path)
+    failed, busy = load_alerts(path, {}).rules
     assert failed == Rule(
         name="failed-transactions",
         metric="failedShareLastHour",
@@ -97,14 +98,17 @@ def test_a_file_that_is_not_toml_or_missing_is_refused(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[[rules]\nname=")
     with pytest.raises(ConfigurationError, match="is not valid TOML"):
-        load_rules(broken)
+        load_alerts(broken, {})
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        load_rules(tmp_path / "missing.toml")
+        load_alerts(tmp_path / "missing.toml", {})
     with pytest.raises(ConfigurationError, match="unknown top-level key"):
         parse_rules({"rule": []})
 
 
 def test_the_example_file_in_the_repository_is_valid() -> None:
-    rules = load_rules(Path(__file__).parents[2] / "alerts.example.toml")
-    assert rules[:3] == DEFAULT_RULES
-    assert rules[3].name == "busy"
+    environ = {"ALERT_WEBHOOK_SECRET": "x" * 32, "ALERT_SLACK_URL": "https://hooks.slack.com/services/T0/B0/x"}
+    alerts = load_alerts(Path(__file__).parents[2] / "alerts.example.toml", environ)
+    assert alerts.rules[:3] == DEFAULT_RULES
+    assert (alerts.rules[3].name, alerts.rules[3].notify) == ("busy", ("team-chat",))
+    assert [(webhook.name, webhook.kind) for webhook in alerts.webhooks] == [("ops", "json"), ("team-chat", "slack")]
+    assert [silence.rule for silence in alerts.silences] == ["failed-transactions"]
