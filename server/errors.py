@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from metrics_client.protocol import error_body
+
 
 class MetricsError(Exception):
     """Base of every error the sidecar raises on purpose."""
@@ -17,10 +19,7 @@ class MetricsError(Exception):
         self.details = details or []
 
     def to_body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
+        return error_body(self.code, self.message, self.details)
 
 
 class ConfigurationError(MetricsError):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from metrics_client.protocol import DEFAULT_INTERVAL
 from server.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from server.auth import Token, parse_tokens
 from server.client_address import Network, parse_networks
@@ -28,15 +29,13 @@ DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8501", "http://127.0.0.1:8501")
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     redis_url: str | None = None
-    interval: float = 5.0
+    interval: float = DEFAULT_INTERVAL
     timezone: str = "UTC"
     currency: str = "USD"
     redis_prefix: str = "metrics:"
     host: str = "127.0.0.1"
     port: int = 3000
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
-    api_url: str = "http://localhost:3000"
-    ws_url: str = "ws://localhost:3000/ws/metrics"
     # True when DATABASE_URL was not given: the embedded default, where demo data is allowed.
     embedded: bool = True
     # API tokens (hashed); none means open, which is allowed on loopback only.
@@ -53,10 +52,6 @@ class Settings:
     # Open connections (HTTP and WebSocket) before new requests get 503 (METRICS_MAX_CONNECTIONS);
     # None: what the process's open-file limit leaves room for (`max_connections_allowed`).
     max_connections: int | None = None
-    # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
-    dashboard_token: str | None = field(default=None, repr=False)
-    # The token `python -m server.client` presents (METRICS_TOKEN).
-    client_token: str | None = field(default=None, repr=False)
     # Alert rules (METRICS_ALERTS_FILE, TOML); without a file, the spec's monitoring list.
     alert_rules: tuple[Rule, ...] = DEFAULT_RULES
     # Not environment variables: limits and timings that tests shorten.
@@ -155,8 +150,6 @@ class Settings:
             ("METRICS_CURRENCY", "currency"),
             ("METRICS_REDIS_PREFIX", "redis_prefix"),
             ("HOST", "host"),
-            ("METRICS_API_URL", "api_url"),
-            ("METRICS_WS_URL", "ws_url"),
         ):
             if (value := get(name)) is not None:
                 kwargs[key] = value
@@ -182,8 +175,6 @@ class Settings:
                 kwargs["trusted_proxies"] = parse_networks(proxies)
             except ValueError as exc:
                 raise ConfigurationError(f"METRICS_TRUSTED_PROXIES: {exc}") from exc
-        kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
-        kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
             kwargs["alert_rules"] = load_rules(alerts_file)
         if (hosts := get("METRICS_ALLOWED_HOSTS")) is not None:
