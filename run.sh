@@ -39,7 +39,7 @@ if $py -c "import httpx; httpx.get('$api_url/health', timeout=1)" 2>/dev/null; t
 fi
 
 if [ "$embedded" = 1 ]; then
-  $py -m server.demo
+  $py -m tools.demo
 fi
 
 $py -m server &
@@ -56,7 +56,7 @@ done
 echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
 
 if [ "$embedded" = 1 ]; then
-  $py -m server.simulate --url "$api_url" &
+  $py -m tools.simulate --url "$api_url" &
   pids+=($!)
 fi
 

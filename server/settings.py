@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from metrics_client.protocol import DEFAULT_INTERVAL
+from metrics_client.protocol import DEFAULT_INTERVAL, MAX_BATCH_EVENTS
 from server.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from server.auth import Token, parse_tokens
 from server.client_address import Network, parse_networks
@@ -59,7 +59,7 @@ class Settings:
     history_size: int = 20
     max_frame_bytes: int = 64 * 1024
     stall_timeout: float = 15.0
-    max_batch_events: int = 1000
+    max_batch_events: int = MAX_BATCH_EVENTS
     max_body_bytes: int = 4 * 1024 * 1024
     max_header_bytes: int = 16 * 1024  # a request's line and headers; more gets 400 before any app code
     header_timeout: float = 10.0  # a request's headers must be in within this (from connect or the last response)
@@ -83,7 +83,7 @@ class Settings:
         if not self.tokens and not is_loopback(self.host):
             raise ConfigurationError(
                 f"refusing to listen on {self.host} without API tokens: anyone who can reach it could read "
-                "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m server.tokens "
+                "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m tools.tokens "
                 "new ...), or bind to 127.0.0.1."
             )
 

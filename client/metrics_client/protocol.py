@@ -19,6 +19,9 @@ DEFAULT_INTERVAL: Final = 5.0
 # The spec's reconnection delays, in seconds; after the last one a client gives up.
 BACKOFF: Final[tuple[float, ...]] = (1, 2, 4, 8, 16)
 
+# Events one ingest request may carry (more gets 413).
+MAX_BATCH_EVENTS: Final = 1000
+
 WS_PATH: Final = "/ws/metrics"
 REALTIME_PATH: Final = "/api/v1/analytics/realtime-metrics"
 EVENTS_PATH: Final = "/api/v1/events"
