@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def client_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A new virtual environment holding only the client package and what it depends on (about 15 s:
+    """A new virtual environment holding only the client package and what it depends on (some seconds:
     pip fetches websockets, httpx and python-dotenv from the package index)."""
     venv = tmp_path_factory.mktemp("client-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
