@@ -33,9 +33,7 @@ class ClientSettings:
             raise ClientConfigurationError(f"METRICS_WS_URL must start with ws:// or wss://, got {self.ws_url!r}")
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
-    ) -> ClientSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> ClientSettings:
         """Settings from a `.env` file overlaid by the real environment (which wins)."""
         values: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
