@@ -13,7 +13,7 @@ from metrics_client.protocol import MessageType
 from server.metrics import encode
 
 # Every push frame starts so; the snapshot's shared bytes follow (a frame is built, never re-encoded).
-_PUSH_START = f'{{"type":"{MessageType.METRICS}","data":'
+PUSH_START = f'{{"type":"{MessageType.METRICS}","data":'
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Snapshot:
     @property
     def frame(self) -> str:
         """The WebSocket push, `{"type": "metrics", "data": {...}}`, built from the shared bytes."""
-        return _PUSH_START + self.encoded.decode() + "}"
+        return PUSH_START + self.encoded.decode() + "}"
 
     @property
     def stale(self) -> bool:

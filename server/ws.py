@@ -38,6 +38,7 @@ from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
+from server.snapshot import PUSH_START
 from server.token_registry import TokenRegistry
 from server.wire import DirectWriter
 
@@ -51,8 +52,6 @@ AUTH_TIMEOUT = 3.0  # seconds a socket without credentials in its handshake has 
 MAX_UNREAD_REPLIES = 32
 _PONG = _compact({"type": MessageType.PONG})
 _AUTH_OK = _compact({"type": MessageType.AUTH, "ok": True})
-# What starts every push frame (`Snapshot.frame`), to count pushes among the replies.
-_PUSH_PREFIX = _compact({"type": MessageType.METRICS})[:-1]
 # The `reason` label of `metrics_ws_closes` for each close code the server sends.
 _CLOSE_REASONS = {
     CloseCode.GOING_AWAY: "shutdown",
@@ -272,7 +271,7 @@ async def _send_loop(
         if deadline.cancelled_caught:
             log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
             return CloseCode.STALLED
-        if frame.startswith(_PUSH_PREFIX):
+        if frame.startswith(PUSH_START):  # a push, not a reply
             observability.pushes.inc()
 
 
