@@ -13,12 +13,13 @@ py=.venv/bin/python
 read -r embedded api_url ws_url < <($py - <<'PY'
 import os
 from dotenv import dotenv_values
+from metrics_client.settings import ClientSettings
 from server.settings import Settings
 s = Settings.from_env()
 api = f"http://{s.host}:{s.port}"
 # The dashboard follows the sidecar's PORT unless METRICS_WS_URL says otherwise.
 configured = "METRICS_WS_URL" in os.environ or "METRICS_WS_URL" in dotenv_values(".env")
-ws = s.ws_url if configured else api.replace("http", "ws", 1) + "/ws/metrics"
+ws = ClientSettings.from_env().ws_url if configured else api.replace("http", "ws", 1) + "/ws/metrics"
 print(int(s.embedded), api, ws)
 PY
 )
@@ -38,7 +39,7 @@ if $py -c "import httpx; httpx.get('$api_url/health', timeout=1)" 2>/dev/null; t
 fi
 
 if [ "$embedded" = 1 ]; then
-  $py -m server.demo
+  $py -m tools.demo
 fi
 
 $py -m server &
@@ -55,7 +56,7 @@ done
 echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
 
 if [ "$embedded" = 1 ]; then
-  $py -m server.simulate --url "$api_url" &
+  $py -m tools.simulate --url "$api_url" &
   pids+=($!)
 fi
 

@@ -5,7 +5,7 @@
 
 It starts the product as run.sh does, on ports of its own: demo history in a temporary SQLite
 database, the sidecar (`python -m server`, METRICS_INTERVAL 5), the traffic simulator
-(`python -m server.simulate`) and the dashboard (`streamlit run app.py`). Beside it, in the same
+(`python -m tools.simulate`) and the dashboard (`streamlit run app.py`). Beside it, in the same
 run, a second Streamlit process serves the baseline, `bench/soak_baseline_app.py`: one Plotly
 chart of constant data redrawn by a 5 s fragment.
 
@@ -433,13 +433,13 @@ def main() -> None:
             METRICS_WS_URL=f"ws://127.0.0.1:{api_port}/ws/metrics",
         )
         subprocess.run(
-            [PYTHON, "-m", "server.demo", "--yes-write-demo-data", "--seed", "5"], cwd=ROOT, env=env, check=True
+            [PYTHON, "-m", "tools.demo", "--yes-write-demo-data", "--seed", "5"], cwd=ROOT, env=env, check=True
         )
         with contextlib.ExitStack() as stack:
             sidecar = stack.enter_context(started([PYTHON, "-m", "server"], env, work / "sidecar.log"))
             wait_until_up("the sidecar", f"{api_url}/health", sidecar, work / "sidecar.log")
             simulator = stack.enter_context(
-                started([PYTHON, "-m", "server.simulate", "--url", api_url, "--seed", "5"], env, work / "simulate.log")
+                started([PYTHON, "-m", "tools.simulate", "--url", api_url, "--seed", "5"], env, work / "simulate.log")
             )
             apps = {}
             for name, script, port in (("product", "app.py", product_port), ("baseline", BASELINE_APP, baseline_port)):

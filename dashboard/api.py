@@ -1,30 +1,31 @@
 """The sidecar's analytics endpoints, as the history and behaviour pages ask for them.
 
-`AnalyticsClient` is plain httpx: one method per endpoint returning the parsed JSON, `csv` for
-downloads, and every failure turned into an `AnalyticsError` that a page can show as it is.
-`analytics()` is what pages call: the same client with answers cached for `CACHE_TTL` seconds per
-query, so widget reruns do not ask the sidecar again.
+`AnalyticsClient` is the client package's `ApiClient` (plain httpx; every failure an `ApiError`,
+here called `AnalyticsError`, whose text a page can show as it is) with one method per endpoint
+and a check that each answer has what the pages read. `analytics()` is what pages call: the same
+client with answers cached for `CACHE_TTL` seconds per query, so widget reruns do not ask the
+sidecar again.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import streamlit as st
 
 from dashboard.settings import DashboardSettings
-
-TIMESERIES = "/api/v1/analytics/timeseries"
-TOP_CONTENT = "/api/v1/analytics/content/top"
-FUNNEL = "/api/v1/analytics/funnel"
-USERS = "/api/v1/analytics/users"
-ALERTS = "/api/v1/alerts"
+from metrics_client.protocol import ALERTS_PATH as ALERTS
+from metrics_client.protocol import FUNNEL_PATH as FUNNEL
+from metrics_client.protocol import TIMESERIES_PATH as TIMESERIES
+from metrics_client.protocol import TOP_CONTENT_PATH as TOP_CONTENT
+from metrics_client.protocol import USERS_PATH as USERS
+from metrics_client.rest import ApiClient
+from metrics_client.rest import ApiError as AnalyticsError
 
 METRICS = ("revenue", "transactions", "active_users", "views", "purchases", "conversion")
 INTERVALS = ("minute", "hour", "day", "week", "month")
@@ -45,25 +46,8 @@ COMMON_ZONES = (
 CACHE_TTL = 30.0
 
 
-class AnalyticsError(Exception):
-    """The sidecar refused a query, failed, or could not be reached; the text is for the user."""
-
-    def __init__(self, message: str, *, status: int | None = None, details: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.details = details or []
-
-
 @dataclass(frozen=True)
-class AnalyticsClient:
-    api_url: str
-    timeout: float = 10.0
-    # Tests hand in an `httpx.MockTransport`; None is the network, one short-lived connection per
-    # request (pages reach it through the cache below, so that is a few a minute at most).
-    transport: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
-    token: str | None = field(default=None, repr=False)  # the dashboard's own API token, if any
-
+class AnalyticsClient(ApiClient):
     @classmethod
     def from_env(cls) -> AnalyticsClient:
         settings = DashboardSettings.from_env()
@@ -88,50 +72,10 @@ class AnalyticsClient:
         return self.get_json(ALERTS, {"limit": str(limit)})
 
     def get_json(self, path: str, params: Mapping[str, str]) -> Any:
-        response = self._get(path, params)
-        try:
-            answer = response.json()
-        except ValueError:
-            raise AnalyticsError(f"The sidecar sent an answer to {path} that is not JSON.") from None
+        answer = super().get_json(path, params)
         if (problem := _shape_problem(path, params, answer)) is not None:
             raise AnalyticsError(f"The sidecar sent a malformed answer to {path}: {problem}.")
         return answer
-
-    def csv(self, path: str, params: Mapping[str, str]) -> bytes:
-        """The same query as CSV (`format=csv`), as the bytes of a download."""
-        return self._get(path, {**params, "format": "csv"}).content
-
-    def _get(self, path: str, params: Mapping[str, str]) -> httpx.Response:
-        url = self.api_url.rstrip("/") + path
-        try:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            with httpx.Client(timeout=self.timeout, transport=self.transport, headers=headers) as client:
-                response = client.get(url, params=dict(params))
-        except httpx.TimeoutException:
-            raise AnalyticsError(f"The sidecar at {self.api_url} did not answer within {self.timeout:g} s.") from None
-        except httpx.TransportError as exc:
-            raise AnalyticsError(f"The sidecar at {self.api_url} cannot be reached ({exc}).") from None
-        if response.is_error:
-            raise _error_of(response)
-        return response
-
-
-def _error_of(response: httpx.Response) -> AnalyticsError:
-    """The contract's `{"error": {...}}` as an exception; any other failing answer by its status."""
-    try:
-        error = response.json()["error"]
-        message, details = str(error["message"]), list(error.get("details") or [])
-    except (ValueError, KeyError, TypeError):
-        reason = response.reason_phrase or "error"
-        return AnalyticsError(f"The sidecar answered {response.status_code} {reason}.", status=response.status_code)
-    # "2 invalid parameters" alone does not say which: name each problem the sidecar listed.
-    problems = [
-        f"{d['field']} {d['message']}" if d.get("field") else str(d["message"])
-        for d in details
-        if isinstance(d, dict) and d.get("message") and d.get("message") != message
-    ]
-    text = f"{message}: {'; '.join(problems)}" if problems else message
-    return AnalyticsError(text, status=response.status_code, details=details)
 
 
 # What the pages read of each answer: its keys, and the keys of every item of its lists.

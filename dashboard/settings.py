@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-BACKOFF: tuple[float, ...] = (1, 2, 4, 8, 16)  # the spec's reconnection delays
+from metrics_client.protocol import BACKOFF, DEFAULT_API_URL, DEFAULT_INTERVAL, DEFAULT_WS_URL
+
 RETRY_EVERY = 60.0  # after the backoff gives up, one more try this often, for unattended screens
 
 
@@ -23,10 +24,10 @@ class DashboardConfigurationError(ValueError):
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    api_url: str = "http://localhost:3000"
-    ws_url: str = "ws://localhost:3000/ws/metrics"
+    api_url: str = DEFAULT_API_URL
+    ws_url: str = DEFAULT_WS_URL
     token: str | None = field(default=None, repr=False)  # METRICS_DASHBOARD_TOKEN (needs `read`)
-    interval: float = 5.0
+    interval: float = DEFAULT_INTERVAL
     currency: str = "USD"
     timezone: str = "UTC"
     backoff: tuple[float, ...] = BACKOFF

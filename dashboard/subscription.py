@@ -1,6 +1,6 @@
 """One live subscription per Streamlit server process, shared by every browser session.
 
-A background thread runs `server.client.MetricsClient`; pages read an immutable `LiveView` of
+A background thread runs the client package's `MetricsClient`; pages read an immutable `LiveView` of
 what it has received. The history is prefilled from the socket's `history` message on every
 (re)connect, so the charts are full right after a reload or a reconnect.
 
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from dashboard.settings import BACKOFF, RETRY_EVERY
-from server.client import ConnectionState, GaveUp, MetricsClient
+from dashboard.settings import RETRY_EVERY
+from metrics_client import ConnectionState, GaveUp, MetricsClient
+from metrics_client.protocol import BACKOFF, MessageType
 
 HISTORY_SIZE = 20
 ALERT_LOG_SIZE = 50
@@ -181,7 +182,7 @@ class LiveSubscription:
     def _accept(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         with self._lock:
-            if kind == "history" and isinstance(message.get("data"), list):
+            if kind == MessageType.HISTORY and isinstance(message.get("data"), list):
                 snapshots = [s for s in message["data"] if _is_snapshot(s)]
                 if snapshots and self._snapshots and snapshots[-1]["snapshotId"] < self._snapshots[-1]["snapshotId"]:
                     self._snapshots.clear()  # a sidecar that starts over (a new database): its ids restart
@@ -194,13 +195,13 @@ class LiveSubscription:
                 if snapshots:
                     self._received_at = time.time()
                 self._problem = None
-            elif kind == "metrics" and _is_snapshot(message.get("data")):
+            elif kind == MessageType.METRICS and _is_snapshot(message.get("data")):
                 data = message["data"]
                 if not self._snapshots or data["snapshotId"] > self._snapshots[-1]["snapshotId"]:
                     self._snapshots.append(data)
                 self._received_at = time.time()
                 self._problem = None
-            elif kind == "alert" and _is_alert(message.get("data")):
+            elif kind == MessageType.ALERT and _is_alert(message.get("data")):
                 alert = message["data"]
                 if alert["state"] == "firing":
                     if alert["rule"] not in self._firing and alert["id"] not in {a["id"] for a in self._alert_log}:
@@ -209,7 +210,7 @@ class LiveSubscription:
                 else:
                     self._firing.pop(alert["rule"], None)
                     self._alert_log.appendleft(alert)
-            elif kind in ("invalid", "metrics", "history"):
+            elif kind in ("invalid", MessageType.METRICS, MessageType.HISTORY):
                 self._problem = message.get("error") or f"the sidecar sent a malformed {kind} message"
 
 

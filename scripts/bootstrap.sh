@@ -22,7 +22,8 @@ if [ ! -x .venv/bin/python ]; then
   "$_python" -m venv .venv
 fi
 
-_stamp=".venv/.installed-$(cat requirements.txt "$_requirements" | sha256sum | cut -c1-16)"
+# client/pyproject.toml too: requirements.txt installs the client package, with its dependencies.
+_stamp=".venv/.installed-$(cat requirements.txt "$_requirements" client/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$_stamp" ]; then
   echo "installing $_requirements into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip

@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from metrics_client.protocol import CloseCode
 from server.access import AccessMiddleware, AuthFailures
 from server.alerts.delivery import WebhookDelivery
 from server.alerts.feed import AlertFeed
@@ -220,7 +221,7 @@ class SidecarServer(uvicorn.Server):
     async def shutdown(self, sockets: list[Any] | None = None) -> None:
         hub: SnapshotHub | None = getattr(self.app.state, "hub", None)
         if hub is not None and hub.clients:
-            hub.close_all(1001)
+            hub.close_all(CloseCode.GOING_AWAY)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.wait_until_empty(), timeout=2.0)
         await super().shutdown(sockets)

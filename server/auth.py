@@ -2,7 +2,7 @@
 
 Tokens come from `METRICS_TOKENS` (`name:scope+scope:sha256hex`, comma-separated) or from the
 TOML file named by `METRICS_TOKENS_FILE` (`[[token]]` tables with `name`, `scopes`, `sha256`).
-`python -m server.tokens new --name NAME --scopes read` makes one and prints both forms.
+`python -m tools.tokens new --name NAME --scopes read` makes one and prints both forms.
 
 Scopes: `read` (metrics, history, the socket), `ingest` (events), `metrics` (the Prometheus
 figures of `/metrics`, for a scraper), `admin` (everything).

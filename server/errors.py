@@ -7,13 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-
-def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
-    """The contract's error shape: `{"error": {"code", "message", "details"?}}`."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return {"error": error}
+from metrics_client.protocol import error_body
 
 
 class MetricsError(Exception):

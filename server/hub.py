@@ -17,6 +17,7 @@ from itertools import repeat
 
 import anyio
 
+from metrics_client.protocol import MessageType
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
 from server.failures import RepeatingFailures
@@ -27,6 +28,7 @@ from server.wire import DirectWriter, text_frame
 log = logging.getLogger("server.hub")
 
 _SETTLE_DELAY = 0.05  # seconds after a push before the heap is settled
+_HISTORY_START = f'{{"type":"{MessageType.HISTORY}","data":['
 STALE_AFTER_INTERVALS = 2  # a snapshot older than this many intervals is served as stale
 
 
@@ -260,7 +262,7 @@ class SnapshotHub:
         if kept and current is not None and kept[-1].id == current.id:
             kept[-1] = current
         items = ",".join(s.encoded.decode() for s in kept)
-        return '{"type":"history","data":[' + items + "]}"
+        return _HISTORY_START + items + "]}"
 
     def prefill(self, snapshots: list[Snapshot]) -> None:
         """Load history kept from before this process started (oldest first)."""

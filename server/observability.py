@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from metrics_client.protocol import ErrorCode, PrometheusName
+
 if TYPE_CHECKING:
     from server.alerts.delivery import Outcome, WebhookDelivery
     from server.hub import SnapshotHub
@@ -17,13 +19,13 @@ SNAPSHOT_SOURCES = ("computed", "channel", "database", "storage")
 # "ok" and every error code an ingest request can end with (server.errors, server.access).
 INGEST_OUTCOMES = (
     "ok",
-    "invalid_json",
-    "validation_error",
-    "conflict",
-    "payload_too_large",
-    "unsupported_media_type",
-    "incomplete_body",
-    "unavailable",
+    ErrorCode.INVALID_JSON,
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.CONFLICT,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.INCOMPLETE_BODY,
+    ErrorCode.UNAVAILABLE,
 )
 INGEST_RESULTS = ("accepted", "duplicate")
 # server.alerts.delivery.OUTCOMES, repeated here so that this module imports no delivery code.
@@ -36,51 +38,53 @@ class SidecarMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.sockets = Gauge("metrics_ws_connections", "Open WebSocket connections", registry=self.registry)
+        self.sockets = Gauge(PrometheusName.WS_CONNECTIONS, "Open WebSocket connections", registry=self.registry)
         self.socket_closes = Counter(
-            "metrics_ws_closes", "WebSocket connections ended, by reason", ["reason"], registry=self.registry
+            PrometheusName.WS_CLOSES, "WebSocket connections ended, by reason", ["reason"], registry=self.registry
         )
-        self.pushes = Counter("metrics_ws_pushes", "Snapshots written to sockets", registry=self.registry)
+        self.pushes = Counter(PrometheusName.WS_PUSHES, "Snapshots written to sockets", registry=self.registry)
         self.skipped = Counter(
-            "metrics_ws_skipped", "Snapshots a slow client skipped (a newer one replaced them)", registry=self.registry
+            PrometheusName.WS_SKIPPED,
+            "Snapshots a slow client skipped (a newer one replaced them)",
+            registry=self.registry,
         )
         self.snapshots = Counter(
-            "metrics_snapshots",
+            PrometheusName.SNAPSHOTS,
             "Snapshot refreshes on this instance, by outcome (computed, or failed: the last one is then stale)",
             ["outcome"],
             registry=self.registry,
         )
         self.snapshots_received = Counter(
-            "metrics_snapshots_received",
+            PrometheusName.SNAPSHOTS_RECEIVED,
             "Snapshots this instance took in, by how: computed here, the Redis channel, the database "
             "(the relay was late), storage (at start)",
             ["via"],
             registry=self.registry,
         )
         self.compute_seconds = Histogram(
-            "metrics_snapshot_compute_seconds",
+            PrometheusName.SNAPSHOT_COMPUTE_SECONDS,
             "Time to compute one snapshot",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
         self.leader = Gauge(
-            "metrics_leader",
+            PrometheusName.LEADER,
             "1 while this instance holds the database's snapshot lease and computes the snapshots",
             registry=self.registry,
         )
         self.snapshot_age = Gauge(
-            "metrics_snapshot_age_seconds",
+            PrometheusName.SNAPSHOT_AGE_SECONDS,
             "Age of the snapshot this instance serves (-1 before the first)",
             registry=self.registry,
         )
         self.snapshot_stale = Gauge(
-            "metrics_snapshot_stale", "1 while the snapshot this instance serves is stale", registry=self.registry
+            PrometheusName.SNAPSHOT_STALE, "1 while the snapshot this instance serves is stale", registry=self.registry
         )
         self.ingest_requests = Counter(
-            "metrics_ingest_requests", "Ingest requests, by outcome", ["outcome"], registry=self.registry
+            PrometheusName.INGEST_REQUESTS, "Ingest requests, by outcome", ["outcome"], registry=self.registry
         )
         self.ingest_events = Counter(
-            "metrics_ingest_events", "Ingested events, by result", ["result"], registry=self.registry
+            PrometheusName.INGEST_EVENTS, "Ingested events, by result", ["result"], registry=self.registry
         )
         self.webhook_deliveries = Counter(
             "metrics_alert_webhook_deliveries",

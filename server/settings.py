@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from metrics_client.protocol import DEFAULT_INTERVAL, MAX_BATCH_EVENTS
 from server.alerts.config import check_alerts, load_alerts
 from server.alerts.delivery import DeliveryPolicy
 from server.alerts.rules import DEFAULT_RULES, Rule
@@ -32,15 +33,13 @@ DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8501", "http://127.0.0.1:8501")
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     redis_url: str | None = None
-    interval: float = 5.0
+    interval: float = DEFAULT_INTERVAL
     timezone: str = "UTC"
     currency: str = "USD"
     redis_prefix: str = "metrics:"
     host: str = "127.0.0.1"
     port: int = 3000
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
-    api_url: str = "http://localhost:3000"
-    ws_url: str = "ws://localhost:3000/ws/metrics"
     # True when DATABASE_URL was not given: the embedded default, where demo data is allowed.
     embedded: bool = True
     # API tokens (hashed); none means open, which is allowed on loopback only.
@@ -59,10 +58,6 @@ class Settings:
     # Open connections (HTTP and WebSocket) before new requests get 503 (METRICS_MAX_CONNECTIONS);
     # None: what the process's open-file limit leaves room for (`max_connections_allowed`).
     max_connections: int | None = None
-    # The dashboard's own token towards the sidecar (METRICS_DASHBOARD_TOKEN).
-    dashboard_token: str | None = field(default=None, repr=False)
-    # The token `python -m server.client` presents (METRICS_TOKEN).
-    client_token: str | None = field(default=None, repr=False)
     # Alert rules (METRICS_ALERTS_FILE, TOML); without a file, the spec's monitoring list.
     alert_rules: tuple[Rule, ...] = DEFAULT_RULES
     # From the same file: the webhooks transitions are posted to (with their URLs and secrets,
@@ -74,7 +69,7 @@ class Settings:
     history_size: int = 20
     max_frame_bytes: int = 64 * 1024
     stall_timeout: float = 15.0
-    max_batch_events: int = 1000
+    max_batch_events: int = MAX_BATCH_EVENTS
     max_body_bytes: int = 4 * 1024 * 1024
     max_header_bytes: int = 16 * 1024  # a request's line and headers; more gets 400 before any app code
     header_timeout: float = 10.0  # a request's headers must be in within this (from connect or the last response)
@@ -99,7 +94,7 @@ class Settings:
         if not self.tokens and not is_loopback(self.host):
             raise ConfigurationError(
                 f"refusing to listen on {self.host} without API tokens: anyone who can reach it could read "
-                "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m server.tokens "
+                "revenue and write events. Set METRICS_TOKENS or METRICS_TOKENS_FILE (python -m tools.tokens "
                 "new ...), or bind to 127.0.0.1."
             )
         check_alerts(self.alert_rules, self.alert_webhooks, self.alert_silences)
@@ -167,8 +162,6 @@ class Settings:
             ("METRICS_CURRENCY", "currency"),
             ("METRICS_REDIS_PREFIX", "redis_prefix"),
             ("HOST", "host"),
-            ("METRICS_API_URL", "api_url"),
-            ("METRICS_WS_URL", "ws_url"),
         ):
             if (value := get(name)) is not None:
                 kwargs[key] = value
@@ -195,8 +188,6 @@ class Settings:
                 kwargs["trusted_proxies"] = parse_networks(proxies)
             except ValueError as exc:
                 raise ConfigurationError(f"METRICS_TRUSTED_PROXIES: {exc}") from exc
-        kwargs["dashboard_token"] = get("METRICS_DASHBOARD_TOKEN")
-        kwargs["client_token"] = get("METRICS_TOKEN")
         if (alerts_file := get("METRICS_ALERTS_FILE")) is not None:
             alerts = load_alerts(alerts_file, values)
             kwargs["alert_rules"] = alerts.rules

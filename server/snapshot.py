@@ -9,7 +9,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from metrics_client.protocol import MessageType
 from server.metrics import encode
+
+# Every push frame starts so; the snapshot's shared bytes follow (a frame is built, never re-encoded).
+PUSH_START = f'{{"type":"{MessageType.METRICS}","data":'
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class Snapshot:
     @property
     def frame(self) -> str:
         """The WebSocket push, `{"type": "metrics", "data": {...}}`, built from the shared bytes."""
-        return '{"type":"metrics","data":' + self.encoded.decode() + "}"
+        return PUSH_START + self.encoded.decode() + "}"
 
     @property
     def stale(self) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from metrics_client.protocol import CloseCode, ErrorCode, MessageType
 from server.access import AuthFailures, bearer, check
 from server.alerts.feed import AlertFeed
 from server.auth import Token
@@ -37,33 +38,33 @@ from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
 from server.settings import Settings
+from server.snapshot import PUSH_START
 from server.token_registry import TokenRegistry
 from server.wire import DirectWriter
 
 log = logging.getLogger("server.ws")
 
-CLOSE_GOING_AWAY = 1001
-CLOSE_FLOODING = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_STALLED = 4008
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_TRY_AGAIN_LATER = 1013
+def _compact(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
 AUTH_TIMEOUT = 3.0  # seconds a socket without credentials in its handshake has to send them
 MAX_UNREAD_REPLIES = 32
-_PONG = '{"type":"pong"}'
+_PONG = _compact({"type": MessageType.PONG})
+_AUTH_OK = _compact({"type": MessageType.AUTH, "ok": True})
+# The `reason` label of `metrics_ws_closes` for each close code the server sends.
 _CLOSE_REASONS = {
-    CLOSE_GOING_AWAY: "shutdown",
-    CLOSE_FLOODING: "flooding",
-    CLOSE_TOO_BIG: "frame_too_big",
-    CLOSE_STALLED: "stalled",
-    CLOSE_FORBIDDEN: "revoked",
-    1011: "error",
+    CloseCode.GOING_AWAY: "shutdown",
+    CloseCode.POLICY_VIOLATION: "flooding",
+    CloseCode.TOO_BIG: "frame_too_big",
+    CloseCode.STALLED: "stalled",
+    CloseCode.FORBIDDEN: "revoked",
+    CloseCode.INTERNAL_ERROR: "error",
 }
 
 
 def _error(code: str, message: str) -> str:
-    return json.dumps({"type": "error", **error_body(code, message)}, separators=(",", ":"))
+    return _compact({"type": MessageType.ERROR, **error_body(code, message)})
 
 
 def _client_ip(websocket: WebSocket) -> str:
@@ -89,7 +90,7 @@ class TokenSockets:
     def revoke(self, removed: frozenset[str]) -> None:
         for sha256 in removed:
             for outbox in self._by_token.pop(sha256, set()):
-                outbox.close(CLOSE_FORBIDDEN)
+                outbox.close(CloseCode.FORBIDDEN)
 
 
 async def metrics_socket(websocket: WebSocket) -> None:
@@ -100,7 +101,7 @@ async def metrics_socket(websocket: WebSocket) -> None:
     origin = websocket.headers.get("origin")
     if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
         failures.handshake_refused(ip, 403, "origin not allowed")
-        await websocket.close(code=1008)  # before accept: the server answers HTTP 403
+        await websocket.close(code=CloseCode.POLICY_VIOLATION)  # before accept: the server answers HTTP 403
         return
     # Authenticate first: only authenticated sockets count against the address's cap, so sockets
     # that never authenticate cannot lock out one that does.
@@ -136,8 +137,8 @@ async def metrics_socket(websocket: WebSocket) -> None:
     addresses: AddressCounter = websocket.state.sockets_by_address
     if not addresses.acquire(ip):
         if accepted:
-            await websocket.send_text(_error("rate_limited", "too many sockets from this address"))
-            await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
+            await websocket.send_text(_error(ErrorCode.RATE_LIMITED, "too many sockets from this address"))
+            await websocket.close(code=CloseCode.TRY_AGAIN_LATER)
         else:
             await _refuse(websocket, RateLimited(60, "too many sockets from this address"), failures)
         return
@@ -183,7 +184,7 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
             tasks.cancel_scope.cancel()
     except Exception as exc:
         log.error("WebSocket error { ip: '%s', error: '%s' }", ip, type(exc).__name__)
-        close_code = 1011
+        close_code = CloseCode.INTERNAL_ERROR
     finally:
         hub.detach(outbox)
         alerts.unsubscribe(outbox)
@@ -204,7 +205,7 @@ async def _refuse(websocket: WebSocket, refusal: MetricsError, failures: AuthFai
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(refusal.response())
     else:
-        await websocket.close(code=1008)
+        await websocket.close(code=CloseCode.POLICY_VIOLATION)
 
 
 async def _first_message_auth(
@@ -220,20 +221,21 @@ async def _first_message_auth(
             request = json.loads(text) if text is not None and len(text) <= 4096 else None
         except ValueError:
             request = None
-        presented = request.get("token") if isinstance(request, dict) and request.get("type") == "auth" else None
+        is_auth = isinstance(request, dict) and request.get("type") == MessageType.AUTH
+        presented = request.get("token") if is_auth else None
         presented = presented if isinstance(presented, str) else None
         refusal = check(registry.tokens, presented, "read")
         if refusal is None:
-            await websocket.send_text('{"type":"auth","ok":true}')
+            await websocket.send_text(_AUTH_OK)
             return registry.authenticate(presented or "")
         if isinstance(refusal, Unauthorized) and presented is not None:
             refusal = failures.refusal(ip, presented, refusal)  # a guess is counted; a malformed message is not
         await websocket.send_text(_error(refusal.code, refusal.message))
-        await websocket.close(code=CLOSE_FORBIDDEN if isinstance(refusal, Forbidden) else CLOSE_UNAUTHORIZED)
+        await websocket.close(code=CloseCode.FORBIDDEN if isinstance(refusal, Forbidden) else CloseCode.UNAUTHORIZED)
         return None
     # Silence is not a guess: such sockets are bounded by the per-address count of sockets
     # authenticating, and counting them would let them lock an address's real clients out.
-    await websocket.close(code=CLOSE_UNAUTHORIZED, reason="no auth message")
+    await websocket.close(code=CloseCode.UNAUTHORIZED, reason="no auth message")
     return None
 
 
@@ -256,8 +258,8 @@ async def _send_loop(
             return None
         if deadline.cancelled_caught:
             log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
-            return CLOSE_STALLED
-        if frame.startswith('{"type":"metrics"'):
+            return CloseCode.STALLED
+        if frame.startswith(PUSH_START):  # a push, not a reply
             observability.pushes.inc()
 
 
@@ -276,23 +278,23 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
         size = len(text.encode()) if text is not None else len(data or b"")
         if size > settings.max_frame_bytes:
             log.warning("WebSocket frame too big, closing { ip: '%s', bytes: %d }", _client_ip(websocket), size)
-            return CLOSE_TOO_BIG
+            return CloseCode.TOO_BIG
         if budget.take(time.monotonic()) is not None:
             # Over the rate: told so, then closed if it keeps on (throttled, then closed).
             refused += 1
             if refused > per_minute:
                 log.warning("WebSocket client floods messages, closing { ip: '%s' }", _client_ip(websocket))
-                return CLOSE_FLOODING
-            reply = _error("rate_limited", f"at most {per_minute} messages a minute")
+                return CloseCode.POLICY_VIOLATION
+            reply = _error(ErrorCode.RATE_LIMITED, f"at most {per_minute} messages a minute")
         elif text is not None:
             reply, wants_alerts = _reply(text, hub)
         else:
-            reply = _error("invalid_message", "binary frames are not supported; send JSON text")
+            reply = _error(ErrorCode.INVALID_MESSAGE, "binary frames are not supported; send JSON text")
         with anyio.move_on_after(settings.stall_timeout) as waited:
             await outbox.put_reply(reply)
         if waited.cancelled_caught:
             log.warning("WebSocket client reads none of its replies, closing { ip: '%s' }", _client_ip(websocket))
-            return CLOSE_FLOODING
+            return CloseCode.POLICY_VIOLATION
         if wants_alerts is not None:
             # After its acknowledgement: then the alerts firing now, then every transition.
             alerts: AlertFeed = websocket.state.alerts
@@ -304,17 +306,18 @@ def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None]:
     try:
         request: Any = json.loads(text)
     except (ValueError, RecursionError):
-        return _error("invalid_json", "the message is not valid JSON"), None
+        return _error(ErrorCode.INVALID_JSON, "the message is not valid JSON"), None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
-        return _error("invalid_message", 'a message is a JSON object with a string "type"'), None
+        return _error(ErrorCode.INVALID_MESSAGE, 'a message is a JSON object with a string "type"'), None
     kind = request["type"]
-    if kind == "ping":
+    if kind == MessageType.PING:
         return _PONG, None
-    if kind == "history":
+    if kind == MessageType.HISTORY:
         return hub.history_frame(), None
-    if kind == "subscribe":
+    if kind == MessageType.SUBSCRIBE:
         alerts = request.get("alerts")
         if not isinstance(alerts, bool):
-            return _error("invalid_message", 'subscribe takes {"type": "subscribe", "alerts": true | false}'), None
-        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts
-    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history or subscribe"), None
+            usage = 'subscribe takes {"type": "subscribe", "alerts": true | false}'
+            return _error(ErrorCode.INVALID_MESSAGE, usage), None
+        return _compact({"type": MessageType.SUBSCRIBED, "alerts": alerts}), alerts
+    return _error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}; use ping, history or subscribe"), None

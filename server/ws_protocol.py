@@ -13,11 +13,10 @@ import time
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from metrics_client.protocol import CloseCode
 from server.limits import TokenBucket
 
 log = logging.getLogger("server.ws")
-
-CLOSE_POLICY_VIOLATION = 1008
 
 
 class PingLimitedProtocol(WebSocketsSansIOProtocol):
@@ -41,7 +40,7 @@ class PingLimitedProtocol(WebSocketsSansIOProtocol):
             return
         # The pong the protocol already prepared goes, then the close frame; the peer is not waited for.
         log.warning("WebSocket client floods ping frames, closing { ip: '%s' }", self.client[0] if self.client else "?")
-        self.conn.send_close(CLOSE_POLICY_VIOLATION, "too many ping frames")
+        self.conn.send_close(CloseCode.POLICY_VIOLATION, "too many ping frames")
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
 

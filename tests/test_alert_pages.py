@@ -19,8 +19,8 @@ import dashboard.resources
 from dashboard.api import ALERTS, AnalyticsError
 from dashboard.settings import DashboardSettings
 from dashboard.subscription import LiveSubscription, LiveView
+from metrics_client import ConnectionState
 from server.alerts.rules import Rule
-from server.client import ConnectionState
 from server.settings import Settings
 from tests.live import serve, wait_until
 from tests.test_history_pages import FakeAnalytics

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import dashboard.resources
 from dashboard.subscription import LiveView
-from server.client import ConnectionState
+from metrics_client import ConnectionState
 
 PAGE = str(Path(__file__).parents[1] / "pages" / "realtime.py")
 

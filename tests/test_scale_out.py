@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from server.client import ConnectionState, MetricsClient
+from metrics_client import ConnectionState, MetricsClient
 from server.storage.db import create_engine
 from tests.balancer import Balancer
 from tests.cluster import Instance, Watcher, healthy, start_instance, until

@@ -20,7 +20,6 @@ def test_defaults_are_the_embedded_quick_start() -> None:
     assert (settings.redis_url, settings.interval, settings.timezone, settings.currency) == (None, 5.0, "UTC", "USD")
     assert (settings.host, settings.port, settings.redis_prefix) == ("127.0.0.1", 3000, "metrics:")
     assert settings.allowed_origins == ("http://localhost:8501", "http://127.0.0.1:8501")
-    assert (settings.api_url, settings.ws_url) == ("http://localhost:3000", "ws://localhost:3000/ws/metrics")
     assert settings.trusted_proxies == ()  # no proxy header is believed unless told
 
 
@@ -37,8 +36,6 @@ def test_every_contract_variable_is_read() -> None:
             "METRICS_TOKENS": "dashboard:read:" + "0" * 64,
             "PORT": "8080",
             "METRICS_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
-            "METRICS_API_URL": "http://api:8080",
-            "METRICS_WS_URL": "ws://api:8080/ws/metrics",
             "METRICS_TRUSTED_PROXIES": "10.0.0.7, 10.1.0.0/16,2001:db8::/64",
         },
         env_file=None,
@@ -49,7 +46,6 @@ def test_every_contract_variable_is_read() -> None:
     assert (settings.interval, settings.timezone, settings.currency) == (2.5, "Pacific/Auckland", "NZD")
     assert (settings.redis_prefix, settings.host, settings.port) == ("shop1:", "0.0.0.0", 8080)
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
-    assert (settings.api_url, settings.ws_url) == ("http://api:8080", "ws://api:8080/ws/metrics")
     assert settings.trusted_proxies == (
         ipaddress.ip_network("10.0.0.7/32"),
         ipaddress.ip_network("10.1.0.0/16"),

@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from typing import Any, Protocol
 
+from metrics_client.protocol import MessageType
 from server.backends.base import Backend
 from server.errors import BackendUnavailable
 from server.metrics import encode
@@ -94,4 +95,4 @@ class AlertFeed:
 
 
 def alert_frame(alert: dict[str, Any]) -> str:
-    return encode({"type": "alert", "data": alert}).decode()
+    return encode({"type": MessageType.ALERT, "data": alert}).decode()

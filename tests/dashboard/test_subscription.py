@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from dashboard.subscription import LiveSubscription
-from server.client import ConnectionState, GaveUp, MetricsClient
+from metrics_client import ConnectionState, GaveUp, MetricsClient
 from server.settings import Settings
 from tests.faults import free_port
 from tests.live import serve, wait_until

@@ -1,4 +1,4 @@
-"""`python -m server.simulate`: realistic demo traffic, sent to a running sidecar over HTTP.
+"""`python -m tools.simulate`: realistic demo traffic, sent to a running sidecar over HTTP.
 
 Two halves, so that each can be tested without the other: `TrafficModel` is pure and seeded (a
 `random.Random` and successive `now`s in, contract events out; no clock, no I/O), and
@@ -6,9 +6,9 @@ Two halves, so that each can be tested without the other: `TrafficModel` is pure
 says is safe to retry. `run_simulation` ties them to the wall clock.
 """
 
-from server.simulate.cli import main, run_simulation
-from server.simulate.sender import EventSender, SendStats
-from server.simulate.traffic import Catalogue, TrafficModel, TrafficProfile, ZipfChooser, user_id
+from tools.simulate.cli import main, run_simulation
+from tools.simulate.sender import EventSender, SendStats
+from tools.simulate.traffic import Catalogue, TrafficModel, TrafficProfile, ZipfChooser, user_id
 
 __all__ = [
     "Catalogue",

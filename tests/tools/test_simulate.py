@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.events import validate_events
-from server.simulate import EventSender, SendStats, TrafficModel, TrafficProfile, main, run_simulation
+from tools.simulate import EventSender, SendStats, TrafficModel, TrafficProfile, main, run_simulation
 
 START = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)
 Batch = list[dict[str, Any]]

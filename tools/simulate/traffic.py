@@ -17,7 +17,7 @@ from server.metrics import format_timestamp
 _PRICE_POINTS = ("4.99", "9.99", "14.99", "19.99", "29.99", "49.99", "99.00", "199.00")
 _PRICE_WEIGHTS = (25, 25, 15, 12, 10, 7, 4, 2)
 # The catalogue is the platform's, not the run's: the same ids and prices whatever the seed, so
-# simulated traffic and the seeded history (`server.demo`) describe the same content.
+# simulated traffic and the seeded history (`tools.demo`) describe the same content.
 _CATALOGUE_SEED = 20_261_127
 _NEVER = datetime.max.replace(tzinfo=UTC)
 

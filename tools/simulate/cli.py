@@ -1,4 +1,4 @@
-"""The `python -m server.simulate` command: the wall-clock loop and its options."""
+"""The `python -m tools.simulate` command: the wall-clock loop and its options."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from server.errors import ConfigurationError
-from server.settings import Settings
-from server.simulate.sender import EVENTS_PATH, EventSender, SendStats
-from server.simulate.traffic import TrafficModel, TrafficProfile
+from metrics_client.protocol import EVENTS_PATH
+from metrics_client.settings import ClientConfigurationError, ClientSettings
+from tools.simulate.sender import EventSender, SendStats
+from tools.simulate.traffic import TrafficModel, TrafficProfile
 
 _WIND_DOWN_SECONDS = 2.0  # how long a stopping run keeps trying to deliver its last events
 
@@ -72,7 +72,7 @@ def _positive(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m server.simulate",
+        prog="python -m tools.simulate",
         description=(
             "Send realistic demo traffic to a running sidecar: users who come and go, content views "
             "with a skewed popularity, and purchases, some pending and settled later. Events go to "
@@ -110,14 +110,15 @@ async def _simulate(args: argparse.Namespace, url: str, stats: SendStats) -> Non
         await run_simulation(model, sender, batch_interval=args.batch_interval, duration=args.duration)
 
 
-def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+def main(argv: Sequence[str] | None = None, settings: ClientSettings | None = None) -> int:
     args = build_parser().parse_args(argv)
     url = args.url
     if url is None:
+        # A client of the sidecar like any script: it reads METRICS_API_URL, never the sidecar's settings.
         try:
-            url = (settings or Settings.from_env()).api_url
-        except ConfigurationError as exc:
-            print(f"simulate: {exc.message}", file=sys.stderr)
+            url = (settings or ClientSettings.from_env()).api_url
+        except ClientConfigurationError as exc:
+            print(f"simulate: {exc}", file=sys.stderr)
             return 2
     if not url.startswith(("http://", "https://")):
         print(f"simulate: the sidecar's URL must start with http:// or https://, got {url!r}", file=sys.stderr)

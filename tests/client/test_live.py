@@ -1,4 +1,4 @@
-"""The script client against a real sidecar: snapshots and alerts as async iterators, tokens,
+"""The client package against a real sidecar: snapshots and alerts as async iterators, tokens,
 and the command's lines on stdout and connection news on stderr."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from metrics_client import ConnectionState, MetricsClient, Refused
 from server.alerts.rules import Rule
 from server.auth import digest, parse_tokens
-from server.client import ConnectionState, MetricsClient, Refused
 from server.settings import Settings
 from tests.live import serve
 
@@ -54,12 +54,12 @@ async def test_a_refused_token_ends_at_once_without_retrying(settings: Settings)
     assert [s.status for s in states] == ["connecting", "gave_up"]
 
 
-def _command(*args: str, token: str | None = None) -> subprocess.Popen[str]:
+def _command(*args: str, token: str | None = None, module: str = "metrics_client") -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "METRICS_TOKEN"}
     if token is not None:
         env["METRICS_TOKEN"] = token
     return subprocess.Popen(
-        [sys.executable, "-m", "server.client", *args],
+        [sys.executable, "-m", module, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -99,3 +99,16 @@ def test_the_command_reports_a_lost_connection_on_stderr_and_retries(settings: S
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_python_m_server_client_is_an_alias_of_the_package_command(settings: Settings) -> None:
+    """The contract names `python -m server.client tail`: it runs the package's command."""
+    with serve(replace(settings, tokens=TOKENS)) as address:
+        alias = _command("tail", "--url", f"ws://{address}/ws/metrics", token=READ, module="server.client")
+        try:
+            assert alias.stdout is not None and alias.stderr is not None
+            assert json.loads(alias.stdout.readline())["snapshotId"] >= 1
+            assert alias.stderr.readline().strip() == f"connected to ws://{address}/ws/metrics"
+        finally:
+            alias.terminate()
+            alias.wait(timeout=10)

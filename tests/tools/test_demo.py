@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.demo import SeedSummary, main, seed_demo_history
 from server.metrics import MetricInputs, period_starts
 from server.settings import Settings
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
 from server.storage.models import ContentView, Transaction, UserActivity
 from server.storage.queries import read_metric_inputs
+from tools.demo import SeedSummary, main, seed_demo_history
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=UTC)  # a Wednesday afternoon
 

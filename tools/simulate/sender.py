@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import httpx
 
-MAX_BATCH_EVENTS = 1000  # the contract's limit per request
-EVENTS_PATH = "/api/v1/events"
+from metrics_client.protocol import EVENTS_PATH, MAX_BATCH_EVENTS
+
 # Gateways and an unreachable database: the batch was not stored, and it is idempotent to resend.
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
