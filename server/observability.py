@@ -87,14 +87,14 @@ class SidecarMetrics:
             PrometheusName.INGEST_EVENTS, "Ingested events, by result", ["result"], registry=self.registry
         )
         self.webhook_deliveries = Counter(
-            "metrics_alert_webhook_deliveries",
+            PrometheusName.ALERT_WEBHOOK_DELIVERIES,
             "Alert transitions posted to webhooks, by webhook and outcome: delivered, failed (given up), "
             "retried (one per retry), dropped (the queue was full, or the sidecar stopped)",
             ["webhook", "outcome"],
             registry=self.registry,
         )
         self.webhook_queue = Gauge(
-            "metrics_alert_webhook_queue",
+            PrometheusName.ALERT_WEBHOOK_QUEUE,
             "Alert transitions waiting to be posted to a webhook",
             ["webhook"],
             registry=self.registry,

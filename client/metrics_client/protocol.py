@@ -121,3 +121,5 @@ class PrometheusName(StrEnum):
     SNAPSHOT_STALE = "metrics_snapshot_stale"
     INGEST_REQUESTS = "metrics_ingest_requests"
     INGEST_EVENTS = "metrics_ingest_events"
+    ALERT_WEBHOOK_DELIVERIES = "metrics_alert_webhook_deliveries"
+    ALERT_WEBHOOK_QUEUE = "metrics_alert_webhook_queue"
