@@ -1,5 +1,5 @@
 # Sourced by run.sh and test.sh: make .venv with Python >= 3.11 and install the pinned
-# requirements into it (again only when a requirements file changed).
+# requirements into it (again only when a lock file changed).
 # Usage: source scripts/bootstrap.sh requirements.txt|requirements-dev.txt
 
 _requirements="${1:-requirements.txt}"
@@ -22,11 +22,14 @@ if [ ! -x .venv/bin/python ]; then
   "$_python" -m venv .venv
 fi
 
-# client/pyproject.toml too: requirements.txt installs the client package, with its dependencies.
-_stamp=".venv/.installed-$(cat requirements.txt "$_requirements" client/pyproject.toml | sha256sum | cut -c1-16)"
+# What is installed is the lock file beside the requirements file named (requirements.lock for
+# requirements.txt): every package pinned with its hashes, so a tampered or changed file is
+# refused. The client package (./client) goes in editable and without dependencies: the lock has them.
+_lock="${_requirements%.txt}.lock"
+_stamp=".venv/.installed-$(cat "$_lock" client/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$_stamp" ]; then
-  echo "installing $_requirements into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$_requirements"
+  echo "installing $_lock into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$_lock"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e ./client
   touch "$_stamp"
 fi
