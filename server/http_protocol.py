@@ -84,10 +84,10 @@ class BoundedH11Protocol(H11Protocol):
         self._arm("headers", self.header_timeout)
         # h11 refuses headers that are still incomplete past its limit; headers that arrive whole
         # in one read are measured here, so the limit holds however they are sent.
-        limit = self.config.h11_max_incomplete_event_size
+        limit = self.config.h11_max_incomplete_event_size or 16 * 1024  # uvicorn's own default, when unset
         parse = self.conn.next_event
 
-        def next_event() -> object:
+        def next_event() -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
             event = parse()
             if isinstance(event, h11.Request) and _size(event) > limit:
                 raise h11.RemoteProtocolError("the request's headers are too large", error_status_hint=431)

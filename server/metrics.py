@@ -108,4 +108,5 @@ def mark_stale(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 def encode(value: Any) -> bytes:
     """Compact JSON in which Decimals are written as exact JSON numbers (`125000.50`)."""
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":")).encode()
+    text: str = simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+    return text.encode()

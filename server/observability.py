@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -122,7 +123,7 @@ class SidecarMetrics:
         for webhook in delivery.webhooks:
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhook_deliveries.labels(webhook.name, outcome)
-            self.webhook_queue.labels(webhook.name).set_function(lambda name=webhook.name: delivery.depth(name))
+            self.webhook_queue.labels(webhook.name).set_function(functools.partial(delivery.depth, webhook.name))
 
     def webhook_outcome(self, webhook: str, outcome: Outcome) -> None:
         self.webhook_deliveries.labels(webhook, outcome).inc()

@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from metrics_client.protocol import error_body
 from server.alerts.monitor import AlertsQuery
 from server.analytics import endpoints as analytics
 from server.errors import (
@@ -20,7 +21,6 @@ from server.errors import (
     PayloadTooLarge,
     Unavailable,
     UnsupportedMediaType,
-    error_body,
 )
 from server.events import parse_json
 from server.hub import SnapshotHub

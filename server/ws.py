@@ -29,11 +29,11 @@ from typing import Any
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from metrics_client.protocol import CloseCode, ErrorCode, MessageType
+from metrics_client.protocol import CloseCode, ErrorCode, MessageType, error_body
 from server.access import AuthFailures, bearer, check
 from server.alerts.feed import AlertFeed
 from server.auth import Token
-from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized, error_body
+from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics

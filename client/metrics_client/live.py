@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import websockets
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 
 from metrics_client.protocol import BACKOFF, REFUSAL_CLOSE_CODES, REFUSAL_HTTP_STATUSES, MessageType
 
@@ -124,9 +124,9 @@ class MetricsClient:
             if message.get("type") == MessageType.ALERT:
                 yield message["data"]
 
-    def _connect(self) -> websockets.asyncio.client.connect:
+    def _connect(self) -> connect:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        return websockets.connect(
+        return connect(
             self.url,
             additional_headers=headers,
             open_timeout=self.open_timeout,

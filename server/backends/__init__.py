@@ -27,7 +27,8 @@ def create_backend(url: str | None) -> Backend:
         )
     module_name, class_name = target.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class(url)
+    backend: Backend = backend_class(url)
+    return backend
 
 
 __all__ = ["Backend", "create_backend"]

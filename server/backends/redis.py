@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -58,20 +58,22 @@ class RedisBackend(Backend):
 
     async def get_snapshot(self, key: str) -> bytes | None:
         try:
-            return await self.redis.get(key)
+            return cast("bytes | None", await self.redis.get(key))  # bytes: the client does not decode
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc
 
     async def push_history(self, key: str, payload: bytes, size: int) -> None:
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.rpush(key, payload).ltrim(key, -size, -1).execute()
+                pipe.rpush(key, payload)
+                pipe.ltrim(key, -size, -1)
+                await pipe.execute()
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc
 
     async def history(self, key: str) -> list[bytes]:
         try:
-            return await self.redis.lrange(key, 0, -1)
+            return cast("list[bytes]", await self.redis.lrange(key, 0, -1))
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc
 

@@ -101,9 +101,10 @@ class SentinelBackend(RedisBackend):
             list(target.sentinels),
             sentinel_kwargs={**_SENTINEL_QUERY_OPTIONS, "password": target.sentinel_password},
         )
-        return self._sentinel.master_for(
+        master: aioredis.Redis = self._sentinel.master_for(
             target.service, db=target.db, username=target.username, password=target.password, **CLIENT_OPTIONS
         )
+        return master
 
     async def disconnect(self) -> None:
         await super().disconnect()
