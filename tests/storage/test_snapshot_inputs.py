@@ -24,8 +24,8 @@ from server.metrics import MetricInputs, period_starts
 from server.settings import Settings
 from server.storage.db import create_engine
 from server.storage.ingest import store_events
-from server.storage.queries import read_metric_inputs
 from server.storage.maintenance import maintain_derived, rebuild_active_days
+from server.storage.queries import read_metric_inputs
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
 ZONES = [ZoneInfo("UTC"), ZoneInfo("Pacific/Auckland"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu")]
