@@ -54,7 +54,7 @@ _PRUNES = tuple(
 _KEEP_DAYS_FROM = _statement("keep days from", since=Date())
 _KEY_DAYS_BY_ZONE = _statement("key days by zone", since=Date())
 _ZONE_IS_KNOWN = _statement("zone is known")
-_WHAT_NEEDS_DOING = _statement("what needs doing", recent=UtcDateTime(), today=Date(), since=Date())
+_WHAT_NEEDS_DOING = _statement("what needs doing", recent=UtcDateTime(), today=Date())
 _REBUILD = text("SELECT active_days_rebuild()")
 
 
@@ -68,19 +68,24 @@ async def maintain_derived(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -
 
 
 async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> None:
-    # Losing a fold in a crash loses nothing (it is all or nothing): its commit needs no flush.
-    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    # One maintainer at a time (FOLD), and no rebuild but this transaction's own (ACTIVE_DAYS
+    # shared: a transaction's locks never conflict with each other). Losing a fold in a crash
+    # loses nothing (it is all or nothing): its commit needs no flush.
+    await conn.execute(
+        text(
+            f"SELECT pg_advisory_xact_lock({locks.FOLD}), pg_advisory_xact_lock_shared({locks.ACTIVE_DAYS}),"
+            " set_config('synchronous_commit', 'off', true)"
+        )
+    )
     today = now.astimezone(zone).date()
     since = await _key_days(conn, getattr(zone, "key", None), today)
-    # No rebuild from here on (the shared lock), and one folder at a time.
-    await conn.execute(text(f"SELECT pg_advisory_xact_lock_shared({locks.ACTIVE_DAYS})"))
-    await conn.execute(text(f"SELECT pg_advisory_xact_lock({locks.FOLD})"))
     recent = floor_to(now, QUARTER) - QUARTER
-    todo = (await conn.execute(_WHAT_NEEDS_DOING, {"recent": recent, "today": today, "since": since or today})).one()
-    if since is not None and todo.stale_days:
+    todo = (await conn.execute(_WHAT_NEEDS_DOING, {"recent": recent, "today": today})).one()
+    oldest = min((day for day in (todo.oldest_day, todo.oldest_delta_day) if day is not None), default=None)
+    if since is not None and oldest is not None and oldest < since:
         for prune in _PRUNES:
             await conn.execute(prune, {"since": since})
-    if todo.unfolded_deltas:
+    if todo.oldest_delta_day is not None:
         await conn.execute(_FOLD_DAY_DELTAS)
     if todo.today_count_rows > FOLD_AT:
         await conn.execute(_FOLD_DAY_COUNTS, {"today": today})

@@ -100,12 +100,11 @@ UPDATE active_days_config SET zone = :zone, since_day = :since;
 SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone);
 
 -- name: what needs doing
--- What the day tables and deltas hold, to decide which of the steps above to run.
+-- What the derived tables hold, to decide which of the steps above to run. Oldest days by min():
+-- an index's first entry, where `EXISTS (... WHERE day < :since)` may scan a whole table.
 SELECT (SELECT count(*) FROM snapshot_totals) AS totals_rows,
        (SELECT count(*) FROM rollup_sales_15m WHERE bucket >= :recent)
            + (SELECT count(*) FROM rollup_views_15m WHERE bucket >= :recent) AS recent_rollup_rows,
        (SELECT count(*) FROM active_day_counts WHERE day = :today) AS today_count_rows,
-       EXISTS (SELECT 1 FROM active_user_days WHERE day < :since)
-           OR EXISTS (SELECT 1 FROM active_day_counts WHERE day < :since)
-           OR EXISTS (SELECT 1 FROM active_user_day_deltas WHERE day < :since) AS stale_days,
-       EXISTS (SELECT 1 FROM active_user_day_deltas) AS unfolded_deltas;
+       least((SELECT min(day) FROM active_user_days), (SELECT min(day) FROM active_day_counts)) AS oldest_day,
+       (SELECT min(day) FROM active_user_day_deltas) AS oldest_delta_day;
