@@ -68,17 +68,17 @@ async def maintain_derived(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -
 
 
 async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> None:
-    # One maintainer at a time (FOLD), and no rebuild but this transaction's own (ACTIVE_DAYS
-    # shared: a transaction's locks never conflict with each other). Losing a fold in a crash
-    # loses nothing (it is all or nothing): its commit needs no flush.
-    await conn.execute(
-        text(
-            f"SELECT pg_advisory_xact_lock({locks.FOLD}), pg_advisory_xact_lock_shared({locks.ACTIVE_DAYS}),"
-            " set_config('synchronous_commit', 'off', true)"
-        )
-    )
+    # One maintainer at a time (FOLD): when another holds it, this run is skipped rather than
+    # queued, and no lock is waited for long (a holder that hangs must not hang the snapshots).
+    # Losing a fold in a crash loses nothing (it is all or nothing): its commit needs no flush.
+    settings = "set_config('synchronous_commit', 'off', true), set_config('lock_timeout', '2s', true)"
+    await conn.execute(text(f"SELECT {settings}"))
+    if not (await conn.execute(text(f"SELECT pg_try_advisory_xact_lock({locks.FOLD})"))).scalar_one():
+        return
     today = now.astimezone(zone).date()
     since = await _key_days(conn, getattr(zone, "key", None), today)
+    # No rebuild but this transaction's own from here on (its own locks never conflict).
+    await conn.execute(text(f"SELECT pg_advisory_xact_lock_shared({locks.ACTIVE_DAYS})"))
     recent = floor_to(now, QUARTER) - QUARTER
     todo = (await conn.execute(_WHAT_NEEDS_DOING, {"recent": recent, "today": today})).one()
     oldest = min((day for day in (todo.oldest_day, todo.oldest_delta_day) if day is not None), default=None)
