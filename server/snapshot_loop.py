@@ -41,6 +41,7 @@ from server.snapshot import Snapshot
 from server.storage import snapshot_log
 from server.storage.errors import is_database_down
 from server.storage.lease import LeaseLost
+from server.storage.maintenance import maintain_derived
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
 log = logging.getLogger("server.snapshots")
@@ -160,6 +161,7 @@ class SnapshotLoop:
         # an ingest commits in between, whatever the busy timeout.
         async with self.engine.begin() as conn:
             inputs = await read_snapshot_inputs(conn, periods, now, self.settings.zone)
+        await self._maintain(now)
         built: list[Snapshot] = []
 
         def build(snapshot_id: int) -> tuple[str, int]:
@@ -180,6 +182,16 @@ class SnapshotLoop:
         )
         self.leadership.renewed(sent)
         return built[-1]
+
+    async def _maintain(self, now: datetime) -> None:
+        """Fold and prune the derived tables after the read, as their only maintainer. A failure
+        is logged and the snapshot goes on: the reads are exact whatever state they are in."""
+        try:
+            await maintain_derived(self.engine, now, self.settings.zone)
+        except Exception as exc:
+            self.failures.failed("derived-data maintenance", exc, expected=is_database_down(exc))
+        else:
+            self.failures.recovered("derived-data maintenance")
 
     async def _renew(self) -> bool:
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from server.app import create_app
@@ -81,3 +83,25 @@ def refresh_body_as_decimal(client: TestClient, snapshot_id: int) -> dict:
     body = json.loads(client.get("/api/v1/analytics/realtime-metrics").text, parse_float=Decimal)
     assert body["snapshotId"] == snapshot_id
     return body
+
+
+def test_a_failing_maintenance_of_the_derived_tables_does_not_fail_the_snapshot(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import server.snapshot_loop
+
+    calls: list[datetime] = []
+
+    async def failing(_engine: Any, now: datetime, _zone: Any) -> None:
+        calls.append(now)
+        raise RuntimeError("fold failed")
+
+    monkeypatch.setattr(server.snapshot_loop, "maintain_derived", failing)
+    with _at(settings, T0) as client:
+        events = [{"type": "user_activity", "userId": f"u-{i}", "at": T0.isoformat()} for i in range(2)]
+        assert client.post("/api/v1/events", json={"events": events}).status_code == 200
+        body = refresh(client)
+    assert body["activeUsers"] == {"current": 2, "today": 2, "peak24h": 2}
+    assert body["stale"] is False
+    assert calls and all(now == T0 for now in calls)  # run after each snapshot's read, at its `now`
+    assert "derived-data maintenance" in caplog.text and "fold failed" in caplog.text

@@ -27,7 +27,7 @@ from server.storage.models import ContentView, Transaction, UserActivity
 _MAX_ATTEMPTS = 3
 
 # Batches write at the same time on PostgreSQL: the rollup and snapshot-total triggers append
-# rows (migrations 0006, 0007), so batches share no row there. They can still meet on a user's
+# rows (server/storage/sql/postgresql/), so batches share no row there. They can still meet on a user's
 # row of the day (`active_user_days`, upserted in key order by each table's trigger) or on a
 # transaction, and in rare orders deadlock; or fail to serialize: the whole batch is tried again,
 # as for a lost race.

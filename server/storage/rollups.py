@@ -1,11 +1,11 @@
-"""History read from the rollups (see migration 0003), exact and fast at any size.
+"""History read from the rollups (`server.storage.models.derived`), exact and fast at any size.
 
 A range is cut into the part that lines up with rollup buckets, summed from rollup rows, and
 edges that do not line up, counted from raw rows with the plain queries of `history`. The sum
 is the same as the plain query over the whole range, to the cent.
 
-On PostgreSQL a bucket may have several rows (one per writing statement, migration 0007): every
-read sums them, and `fold_recent` replaces the recent buckets' rows by one each.
+On PostgreSQL a bucket may have several rows (one per writing statement): every read sums them,
+folded (`server.storage.maintenance`) or not.
 """
 
 from __future__ import annotations
@@ -15,66 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, column, func, or_, select, table, text, values
+from sqlalchemy import Integer, and_, column, func, or_, select, values
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.analytics.buckets import Bucket
 from server.storage import history
+from server.storage.models import RollupContentDay, RollupContentHour, RollupSales15m, RollupViews15m
 from server.storage.types import UtcDateTime
 
 QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # the rollups' bucket origin (UTC)
-
-_sales = table("rollup_sales_15m", column("bucket", UtcDateTime()), column("revenue_cents"), column("purchases"))
-_views = table("rollup_views_15m", column("bucket", UtcDateTime()), column("views"))
-
-
-def _content(name: str) -> Any:
-    return table(
-        name,
-        column("bucket", UtcDateTime()),
-        column("content_id"),
-        column("views"),
-        column("purchases"),
-        column("revenue_cents"),
-    )
-
-
-_content_hour = _content("rollup_content_hour")
-_content_day = _content("rollup_content_day")
-
-
-def _fold_statement(name: str, key: str, measures: tuple[str, ...]) -> Any:
-    """Fold the rows of each key from bucket :lo on that has more than one into their sum. Rows a
-    writer commits meanwhile are not in the statement's snapshot: neither deleted nor summed."""
-    sums = ", ".join(f"sum({m})" for m in measures)
-    nonzero = " OR ".join(f"sum({m}) <> 0" for m in measures)
-    match = " AND ".join(f"r.{k} = k.{k}" for k in key.split(", "))
-    return text(
-        f"WITH k AS (SELECT {key} FROM {name} WHERE bucket >= :lo GROUP BY {key} HAVING count(*) > 1),"
-        f" gone AS (DELETE FROM {name} r USING k WHERE {match} RETURNING r.*)"
-        f" INSERT INTO {name} ({key}, {', '.join(measures)}) SELECT {key}, {sums} FROM gone"
-        f" GROUP BY {key} HAVING {nonzero}"
-    ).bindparams(bindparam("lo", type_=UtcDateTime()))
-
-
-_CONTENT_MEASURES = ("views", "purchases", "revenue_cents")
-_FOLDS = (
-    (_fold_statement("rollup_sales_15m", "bucket", ("revenue_cents", "purchases")), timedelta(minutes=15)),
-    (_fold_statement("rollup_views_15m", "bucket", ("views",)), timedelta(minutes=15)),
-    (_fold_statement("rollup_content_hour", "bucket, content_id", _CONTENT_MEASURES), timedelta(hours=1)),
-    (_fold_statement("rollup_content_day", "bucket, content_id", _CONTENT_MEASURES), timedelta(days=1)),
-)
-
-
-async def fold_recent(conn: AsyncConnection, now: datetime) -> None:
-    """PostgreSQL: one row per bucket (and content) from the bucket before `now`'s on, where
-    writers have appended several. Older buckets keep theirs (only late events add to them): the
-    sums are exact either way. The caller keeps folders from running at once."""
-    for statement, step in _FOLDS:
-        await conn.execute(statement, {"lo": floor_to(now, step) - step})
 
 
 def floor_to(moment: datetime, step: timedelta) -> datetime:
@@ -147,9 +99,9 @@ async def revenue_and_purchases(conn: AsyncConnection, edges: Sequence[Bucket]) 
     if whole:
         p = _parts_table(whole)
         query = (
-            select(p.c.i, func.sum(_sales.c.revenue_cents), func.sum(_sales.c.purchases))
+            select(p.c.i, func.sum(RollupSales15m.revenue_cents), func.sum(RollupSales15m.purchases))
             .select_from(p)
-            .join(_sales, and_(_sales.c.bucket >= p.c.start, _sales.c.bucket < p.c.end))
+            .join(RollupSales15m, and_(RollupSales15m.bucket >= p.c.start, RollupSales15m.bucket < p.c.end))
             .group_by(p.c.i)
         )
         for i, cents, purchases in (await conn.execute(query)).all():
@@ -171,9 +123,9 @@ async def views(conn: AsyncConnection, edges: Sequence[Bucket]) -> list[int]:
     if whole:
         p = _parts_table(whole)
         query = (
-            select(p.c.i, func.sum(_views.c.views))
+            select(p.c.i, func.sum(RollupViews15m.views))
             .select_from(p)
-            .join(_views, and_(_views.c.bucket >= p.c.start, _views.c.bucket < p.c.end))
+            .join(RollupViews15m, and_(RollupViews15m.bucket >= p.c.start, RollupViews15m.bucket < p.c.end))
             .group_by(p.c.i)
         )
         for i, count in (await conn.execute(query)).all():
@@ -195,10 +147,11 @@ async def content_figures(conn: AsyncConnection, start: datetime, end: datetime)
         entry[2] += cents
 
     segments = split(start, end)
-    for level, rollup in (("hour", _content_hour), ("day", _content_day)):
+    rollup: type[RollupContentHour] | type[RollupContentDay]
+    for level, rollup in (("hour", RollupContentHour), ("day", RollupContentDay)):
         for sign in (1, -1):
             ranges = [
-                and_(rollup.c.bucket >= s.start, rollup.c.bucket < s.end)
+                and_(rollup.bucket >= s.start, rollup.bucket < s.end)
                 for s in segments
                 if s.level == level and s.sign == sign
             ]
@@ -206,13 +159,13 @@ async def content_figures(conn: AsyncConnection, start: datetime, end: datetime)
                 continue
             query = (
                 select(
-                    rollup.c.content_id,
-                    func.sum(rollup.c.views),
-                    func.sum(rollup.c.purchases),
-                    func.sum(rollup.c.revenue_cents),
+                    rollup.content_id,
+                    func.sum(rollup.views),
+                    func.sum(rollup.purchases),
+                    func.sum(rollup.revenue_cents),
                 )
                 .where(or_(*ranges))
-                .group_by(rollup.c.content_id)
+                .group_by(rollup.content_id)
             )
             for content_id, seen, bought, cents in (await conn.execute(query)).all():
                 add(content_id, sign * int(seen), sign * int(bought), sign * int(cents))

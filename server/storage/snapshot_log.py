@@ -69,7 +69,7 @@ async def after(engine: AsyncEngine, snapshot_id: int, limit: int) -> list[str]:
 
 
 async def deployment_id(engine: AsyncEngine) -> str:
-    """This database's deployment id (made by migration 0008)."""
+    """This database's deployment id (made with the schema by the baseline migration)."""
     async with engine.connect() as conn:
         found = (
             await conn.execute(select(Deployment.id).order_by(Deployment.created_at, Deployment.id).limit(1))

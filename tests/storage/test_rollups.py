@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.analytics.buckets import Bucket, buckets
 from server.storage import history, rollups
+from server.storage.maintenance import fold_recent_rollups
 from server.storage.rollups import Segment, split
 from server.storage.types import to_sqlite_text
 
@@ -102,7 +103,7 @@ async def test_folded_rollups_keep_one_row_per_bucket_and_the_same_sums(engine: 
     async with engine.connect() as conn:
         assert (await conn.execute(text(f"SELECT {count_extra}"))).scalar_one() > 0
     async with engine.begin() as conn:
-        await rollups.fold_recent(conn, T0)  # every bucket is on or after the one before T0's
+        await fold_recent_rollups(conn, T0)  # every bucket is on or after the one before T0's
     async with engine.connect() as conn:
         assert (await conn.execute(text(f"SELECT {count_extra}"))).scalar_one() == 0
         for _ in range(6):

@@ -7,13 +7,18 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from server.storage.models import Base
+from server.storage.models import Base, include_object_for
 
 target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=include_object_for(connection.dialect.name),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
