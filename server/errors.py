@@ -89,6 +89,13 @@ class Unavailable(MetricsError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached now; raised by server.storage in place of the driver's error."""
+
+    def __init__(self, message: str = "the database cannot be reached; retry later") -> None:
+        super().__init__(message)
+
+
 class Unauthorized(MetricsError):
     """No API token, or one that is not valid."""
 

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +15,7 @@ from metrics_client.protocol import error_body
 from server.alerts.monitor import AlertsQuery
 from server.analytics import endpoints as analytics
 from server.errors import (
+    DatabaseUnavailable,
     IncompleteBody,
     MetricsError,
     PayloadTooLarge,
@@ -29,7 +29,7 @@ from server.observability import SidecarMetrics
 from server.openapi import openapi_json
 from server.query import parse_query
 from server.service import MetricsService
-from server.storage.errors import is_database_down
+from server.storage import db
 from server.ws import metrics_socket
 
 log = logging.getLogger("server.routes")
@@ -52,10 +52,8 @@ async def health(request: Request) -> Response:
     reasons: list[str] = []
     database = "ok"
     try:
-        async with asyncio.timeout(2.0):
-            async with service.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception:
+        await db.ping(service.engine)
+    except DatabaseUnavailable:
         database = "down"
         reasons.append("the database cannot be reached")
     cache = "n/a"
@@ -100,12 +98,7 @@ async def alerts(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = parse_query(AlertsQuery, request.query_params)
     assert service.alerts is not None
-    try:
-        listing = await service.alerts.listing(query.limit)
-    except Exception as exc:
-        if is_database_down(exc):
-            raise Unavailable("the database cannot be reached; retry later") from exc
-        raise
+    listing = await service.alerts.listing(query.limit)
     return Response(encode(listing), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 

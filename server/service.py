@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.alerts.monitor import AlertMonitor
 from server.backends.base import Backend
-from server.errors import Unavailable
+from server.errors import DatabaseUnavailable, Unavailable
 from server.events import validate_events
 from server.hub import SnapshotHub
 from server.observability import SidecarMetrics
 from server.settings import Settings
 from server.snapshot_loop import utc_now
-from server.storage.errors import is_database_down
 from server.storage.ingest import IngestResult, store_events
 
 
@@ -65,10 +64,8 @@ class MetricsService:
             return IngestResult(accepted=0, duplicates=0)
         try:
             return await store_events(self.engine, events, received_at=now, currency=self.settings.currency)
-        except Exception as exc:
-            if is_database_down(exc):
-                raise Unavailable("the database cannot be reached; nothing was stored, retry later") from exc
-            raise
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable("the database cannot be reached; nothing was stored, retry later") from exc
 
     # -- the spec's Python API ---------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.alerts.monitor import AlertMonitor
+from server.errors import DatabaseUnavailable
 from server.failures import RepeatingFailures
 from server.hub import SnapshotHub
 from server.leadership import Leadership
@@ -39,7 +40,6 @@ from server.observability import SidecarMetrics
 from server.settings import Settings
 from server.snapshot import Snapshot
 from server.storage import snapshot_log
-from server.storage.errors import is_database_down
 from server.storage.lease import LeaseLost
 from server.storage.maintenance import maintain_derived
 from server.storage.snapshot_inputs import read_snapshot_inputs
@@ -142,7 +142,7 @@ class SnapshotLoop:
                 return None
             except Exception as exc:
                 self.observability.snapshots.labels("failed").inc()
-                self.failures.failed("snapshot refresh", exc, expected=is_database_down(exc))
+                self.failures.failed("snapshot refresh", exc, expected=isinstance(exc, DatabaseUnavailable))
                 await self.hub.publish_failure()
                 return None
             self.failures.recovered("snapshot refresh")
@@ -189,7 +189,7 @@ class SnapshotLoop:
         try:
             await maintain_derived(self.engine, now, self.settings.zone)
         except Exception as exc:
-            self.failures.failed("derived-data maintenance", exc, expected=is_database_down(exc))
+            self.failures.failed("derived-data maintenance", exc, expected=isinstance(exc, DatabaseUnavailable))
         else:
             self.failures.recovered("derived-data maintenance")
 
@@ -197,7 +197,7 @@ class SnapshotLoop:
         try:
             leading = await self.leadership.renew()
         except Exception as exc:
-            self.failures.failed("snapshot lease", exc, expected=is_database_down(exc))
+            self.failures.failed("snapshot lease", exc, expected=isinstance(exc, DatabaseUnavailable))
             return self.leadership.leading
         self.failures.recovered("snapshot lease")
         return leading
@@ -211,7 +211,8 @@ class SnapshotLoop:
         try:
             payloads = await snapshot_log.after(self.engine, after, self.settings.history_size)
         except Exception as exc:
-            self.failures.failed("reading snapshots from the database", exc, expected=is_database_down(exc))
+            down = isinstance(exc, DatabaseUnavailable)
+            self.failures.failed("reading snapshots from the database", exc, expected=down)
             return
         self.failures.recovered("reading snapshots from the database")
         self.hub.take_from_storage([Snapshot.from_encoded(payload.encode()) for payload in payloads])
@@ -221,7 +222,7 @@ class SnapshotLoop:
         try:
             await self.alerts.check(data, self.last_compute_seconds, now)
         except Exception as exc:
-            self.failures.failed("alert evaluation", exc, expected=is_database_down(exc))
+            self.failures.failed("alert evaluation", exc, expected=isinstance(exc, DatabaseUnavailable))
         else:
             self.failures.recovered("alert evaluation")
 

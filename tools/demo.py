@@ -27,11 +27,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.errors import ConfigurationError
+from server.errors import ConfigurationError, DatabaseUnavailable
 from server.metrics import period_starts
 from server.settings import Settings
 from server.storage.db import create_engine, write_connection
-from server.storage.errors import is_database_down
 from server.storage.migrate import upgrade_to_head
 from server.storage.models import ContentView, Transaction, UserActivity
 from tools.simulate import Catalogue, ZipfChooser, user_id
@@ -279,9 +278,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     except ConfigurationError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        if not is_database_down(exc):
-            raise
+    except DatabaseUnavailable as exc:
         print(f"demo: cannot reach the database {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if not summary.written:

@@ -17,24 +17,18 @@ from starlette.responses import Response
 
 from server.analytics import params
 from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
-from server.errors import Unavailable, ValidationFailed
+from server.errors import ValidationFailed
 from server.metrics import conversion_rate, encode, format_timestamp
 from server.service import MetricsService
 from server.storage import history, rollups
-from server.storage.errors import is_database_down
 
 T = TypeVar("T")
 HEATMAP_LIMIT = 24 * 366  # hourly buckets behind the weekday x hour heatmap: a year at most
 
 
 async def _read(service: MetricsService, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    try:
-        async with service.engine.connect() as conn:
-            return await work(conn)
-    except Exception as exc:
-        if is_database_down(exc):
-            raise Unavailable("the database cannot be reached; retry later") from exc
-        raise
+    async with service.engine.connect() as conn:  # DatabaseUnavailable (503) when it cannot be reached
+        return await work(conn)
 
 
 def _edges(

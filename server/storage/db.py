@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from server.errors import ConfigurationError
+from server.errors import ConfigurationError, DatabaseUnavailable
+from server.storage.errors import translate_errors
 
 # Plain (or sync-driver) schemes -> the async driver the sidecar uses for them.
 _ASYNC_DRIVERS = {
@@ -59,9 +61,24 @@ def _parse(raw: str) -> tuple[URL, bool]:
 
 
 def create_engine(database_url: str) -> AsyncEngine:
+    """The sidecar's engine: it raises `DatabaseUnavailable` when the database cannot be reached."""
     url, pooled = _parse(database_url)
-    if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgresql_engine(url, pooled)
+    translate_errors(engine)
+    return engine
+
+
+async def ping(engine: AsyncEngine, within: float = 2.0) -> None:
+    """Returns when the database answers within `within` seconds; else raises `DatabaseUnavailable`."""
+    try:
+        async with asyncio.timeout(within):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except TimeoutError as exc:
+        raise DatabaseUnavailable(f"the database did not answer within {within:g} s") from exc
+
+
+def _postgresql_engine(url: URL, pooled: bool) -> AsyncEngine:
     # pre_ping: a connection that died with the server is replaced, not handed to a request. (Its
     # ping runs in a transaction of its own, so it works through a transaction pooler too.)
     return create_async_engine(
