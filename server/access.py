@@ -144,9 +144,7 @@ class AccessMiddleware:
     """Checks REST requests: the token's scope, then its rate (per token, or per address when
     open). The WebSocket endpoint checks its own handshake (server.ws)."""
 
-    def __init__(
-        self, app: ASGIApp, registry: TokenRegistry, limiter: RateLimiter, failures: AuthFailures
-    ) -> None:
+    def __init__(self, app: ASGIApp, registry: TokenRegistry, limiter: RateLimiter, failures: AuthFailures) -> None:
         self.app = app
         self.registry = registry
         self.limiter = limiter

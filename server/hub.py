@@ -213,6 +213,10 @@ class SnapshotHub:
             found.append(snapshot)
         return found
 
+    def oldest_held(self) -> int | None:
+        """The oldest snapshotId in the ring (None before any)."""
+        return self._history[0].id if self._history else None
+
     def prefill(self, snapshots: list[Snapshot]) -> None:
         """Load history kept from before this process started (oldest first)."""
         for snapshot in snapshots:

@@ -32,10 +32,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server.access import AuthFailures, bearer, check
 from server.alerts.feed import AlertFeed
 from server.auth import Token
+from server.deltas import DeltaCache, DeltaOutbox
 from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized, error_body
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
+from server.replay import Replayer, StreamStalled, start_stream
 from server.settings import Settings
 from server.token_registry import TokenRegistry
 from server.wire import DirectWriter
@@ -156,14 +158,24 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
     log.info("WebSocket client connected { ip: '%s' }", ip)
     # Pushes to a client that keeps up are written by the hub itself (one write per socket) and
     # counted there once per snapshot; the sender counts the ones it writes.
-    outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket))
-    hub.attach(outbox)
+    direct = DirectWriter.of(websocket)
+    outbox: Outbox
+    if websocket.query_params.get("deltas") in ("1", "true"):
+        cache: DeltaCache = websocket.state.deltas
+        outbox = DeltaOutbox(MAX_UNREAD_REPLIES, cache, direct=direct)
+    else:
+        outbox = Outbox(MAX_UNREAD_REPLIES, direct=direct)
+    replayer: Replayer = websocket.state.replayer
+    since, problem = parse_since(websocket.query_params.get("since"))
+    if problem is not None:
+        outbox.offer_reply(_error("invalid_message", problem))
+    if since is None:
+        await start_stream(replayer, outbox, None, settings.stall_timeout)  # the current snapshot, then live
+    else:
+        hub.attach(outbox, live=False)  # registered (a shutdown closes it too); it replays first, below
     token_sockets: TokenSockets = websocket.state.token_sockets
     if token is not None:
         token_sockets.add(token.sha256, outbox)
-    current = hub.current()
-    if current is not None:
-        outbox.offer_snapshot(current.frame)
     alerts: AlertFeed = websocket.state.alerts
     if websocket.query_params.get("alerts") in ("1", "true"):
         alerts.subscribe(outbox)
@@ -178,7 +190,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
                 tasks.cancel_scope.cancel()
 
             tasks.start_soon(send_all)
-            code = await _receive_loop(websocket, outbox, hub, settings)
+            code = None if since is None else await _resume(websocket, replayer, outbox, since, settings)
+            if code is None:
+                code = await _receive_loop(websocket, outbox, replayer, settings)
             close_code = close_code or code
             tasks.cancel_scope.cancel()
     except Exception as exc:
@@ -257,17 +271,30 @@ async def _send_loop(
         if deadline.cancelled_caught:
             log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
             return CLOSE_STALLED
-        if frame.startswith('{"type":"metrics"'):
+        if frame.startswith(('{"type":"metrics"', '{"type":"delta"')):
             observability.pushes.inc()
 
 
-async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, settings: Settings) -> int | None:
+async def _resume(
+    websocket: WebSocket, replayer: Replayer, outbox: Outbox, since: int, settings: Settings
+) -> int | None:
+    """Replay what the client missed after `since`, then live; a close code if it stalls meanwhile."""
+    try:
+        await start_stream(replayer, outbox, since, settings.stall_timeout, registered=True)
+    except StreamStalled:
+        log.warning("WebSocket client stalled during a replay, closing { ip: '%s' }", _client_ip(websocket))
+        return CLOSE_STALLED
+    return None
+
+
+async def _receive_loop(websocket: WebSocket, outbox: Outbox, replayer: Replayer, settings: Settings) -> int | None:
     """Answer the client's messages; returns a close code, or None once the client has gone."""
     per_minute = settings.socket_messages_per_minute
     budget = TokenBucket(rate=per_minute / 60, burst=per_minute, level=per_minute, updated=time.monotonic())
     refused = 0
     while True:
         wants_alerts: bool | None = None
+        resume: int | None = None
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return None
@@ -285,7 +312,11 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
                 return CLOSE_FLOODING
             reply = _error("rate_limited", f"at most {per_minute} messages a minute")
         elif text is not None:
-            reply, wants_alerts = _reply(text, hub)
+            reply, wants_alerts, resume = _reply(text, replayer.hub)
+            if resume is not None:
+                if (code := await _resume(websocket, replayer, outbox, resume, settings)) is not None:
+                    return code
+                continue
         else:
             reply = _error("invalid_message", "binary frames are not supported; send JSON text")
         with anyio.move_on_after(settings.stall_timeout) as waited:
@@ -299,22 +330,43 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
             (alerts.subscribe if wants_alerts else alerts.unsubscribe)(outbox)
 
 
-def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None]:
-    """The answer to one text message, and whether it asked for alerts (None: it said nothing of them)."""
+def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None, int | None]:
+    """The answer to one text message, whether it asked for alerts (None: it said nothing of them),
+    and the id it asked to resume after (None: it did not; the answer is then the replay)."""
     try:
         request: Any = json.loads(text)
     except (ValueError, RecursionError):
-        return _error("invalid_json", "the message is not valid JSON"), None
+        return _error("invalid_json", "the message is not valid JSON"), None, None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
-        return _error("invalid_message", 'a message is a JSON object with a string "type"'), None
+        return _error("invalid_message", 'a message is a JSON object with a string "type"'), None, None
     kind = request["type"]
     if kind == "ping":
-        return _PONG, None
+        return _PONG, None, None
     if kind == "history":
-        return hub.history_frame(), None
+        return hub.history_frame(), None, None
     if kind == "subscribe":
         alerts = request.get("alerts")
         if not isinstance(alerts, bool):
-            return _error("invalid_message", 'subscribe takes {"type": "subscribe", "alerts": true | false}'), None
-        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts
-    return _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history or subscribe"), None
+            usage = 'subscribe takes {"type": "subscribe", "alerts": true | false}'
+            return _error("invalid_message", usage), None, None
+        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts, None
+    if kind == "resume":
+        since = request.get("since")
+        if type(since) is not int or since < 0:
+            usage = 'resume takes {"type": "resume", "since": <the last snapshotId received, an integer >= 0>}'
+            return _error("invalid_message", usage), None, None
+        return "", None, since
+    return (
+        _error("unknown_type", f"unknown message type {kind[:64]!r}; use ping, history, subscribe or resume"),
+        None,
+        None,
+    )
+
+
+def parse_since(raw: str | None) -> tuple[int | None, str | None]:
+    """`?since=` (or an event stream's Last-Event-ID): the id, or None and why it is not one."""
+    if raw is None or raw == "":
+        return None, None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None, f"since must be a snapshotId (an integer >= 0), got {raw[:32]!r}"
+    return int(raw), None
