@@ -200,10 +200,8 @@ async def start_stream(
     current = hub.current()
     if current is None or held == (current.id, current.stale):
         return
-    if isinstance(outbox, DeltaOutbox):
-        outbox.offer(current)
-    else:
-        outbox.offer_snapshot(frames.full(current, outbox.kind), current.wire if outbox.kind == "ws" else None)
+    # Through the stream's sender (which counts what it writes), not the hub's direct path.
+    outbox.offer_snapshot(current if isinstance(outbox, DeltaOutbox) else frames.full(current, outbox.kind))  # type: ignore[arg-type]
 
 
 async def _replay(replayer: Replayer, outbox: Outbox, chunk: list[Snapshot], stall_timeout: float) -> tuple[int, bool]:
