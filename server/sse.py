@@ -11,7 +11,8 @@ The same rules as the socket: a `read` token (the Authorization header, or `?tok
 EventSource cannot send headers; checked by server.access), browsers only from
 METRICS_ALLOWED_ORIGINS, at most METRICS_SOCKETS_PER_ADDRESS streams per address (a cap of their
 own), one pending snapshot per client (newest wins), a client that reads nothing for the stall
-timeout is disconnected. A comment line every 15 s keeps proxies from closing a quiet stream.
+timeout is disconnected, a stream whose token is taken out of the tokens file ends. A comment
+line every 15 s keeps proxies from closing a quiet stream.
 The sidecar's shutdown ends every stream (SidecarServer, through the hub).
 """
 
@@ -26,6 +27,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from server import frames
+from server.access import bearer
+from server.auth import Token
 from server.deltas import DeltaCache, DeltaOutbox
 from server.errors import Forbidden, RateLimited, ValidationFailed
 from server.hub import CloseRequest, Outbox, SnapshotHub
@@ -33,7 +36,8 @@ from server.limits import AddressCounter
 from server.observability import SidecarMetrics
 from server.replay import Replayer, StreamStalled, start_stream
 from server.settings import Settings
-from server.ws import MAX_UNREAD_REPLIES, parse_since
+from server.token_registry import TokenRegistry
+from server.ws import MAX_UNREAD_REPLIES, TokenSockets, parse_since
 
 log = logging.getLogger("server.sse")
 
@@ -61,13 +65,17 @@ async def event_stream(request: Request) -> Response:
     if not streams.acquire(address):
         raise RateLimited(60, "too many event streams from this address")
     deltas = request.query_params.get("deltas") in ("1", "true")
-    return EventStream(request, address, since, deltas)
+    # Checked already (server.access); known here so that taking it out of the tokens file ends the stream.
+    registry: TokenRegistry = request.state.tokens
+    presented = bearer(request.headers) or request.query_params.get("token")
+    token = registry.authenticate(presented) if registry.required and presented else None
+    return EventStream(request, address, since, deltas, token)
 
 
 class EventStream(Response):
     """The response: runs for as long as the client listens (or until the sidecar stops)."""
 
-    def __init__(self, request: Request, address: str, since: int | None, deltas: bool) -> None:
+    def __init__(self, request: Request, address: str, since: int | None, deltas: bool, token: Token | None) -> None:
         # Not Response.__init__: it would declare a Content-Length for the (empty) body.
         self.status_code = 200
         self.background = None
@@ -76,6 +84,7 @@ class EventStream(Response):
         self._address = address
         self._since = since
         self._deltas = deltas
+        self._token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._state
@@ -90,6 +99,9 @@ class EventStream(Response):
         else:
             outbox = Outbox(MAX_UNREAD_REPLIES, kind="sse")
         observability.event_streams.inc()
+        token_streams: TokenSockets = state.token_sockets
+        if self._token is not None:
+            token_streams.add(self._token.sha256, outbox)
         try:
             if self._since is None:
                 await start_stream(replayer, outbox, None, settings.stall_timeout)
@@ -124,6 +136,8 @@ class EventStream(Response):
                 with anyio.move_on_after(1.0), contextlib.suppress(OSError):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            if self._token is not None:
+                token_streams.discard(self._token.sha256, outbox)
             hub.detach(outbox)
             state.streams_by_address.release(self._address)
             observability.event_streams.dec()
