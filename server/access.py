@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth import Token, authenticate, digest
@@ -31,6 +31,8 @@ FAILURES_PER_MINUTE = 60  # wrong or missing tokens from one address in a minute
 _WINDOW = 60.0
 
 PUBLIC = frozenset({"/health", "/openapi.json"})
+# Where a token may also come as `?token=`: a browser's EventSource cannot send headers.
+QUERY_TOKEN_PATHS = frozenset({"/api/v1/stream"})
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -144,9 +146,7 @@ class AccessMiddleware:
     """Checks REST requests: the token's scope, then its rate (per token, or per address when
     open). The WebSocket endpoint checks its own handshake (server.ws)."""
 
-    def __init__(
-        self, app: ASGIApp, registry: TokenRegistry, limiter: RateLimiter, failures: AuthFailures
-    ) -> None:
+    def __init__(self, app: ASGIApp, registry: TokenRegistry, limiter: RateLimiter, failures: AuthFailures) -> None:
         self.app = app
         self.registry = registry
         self.limiter = limiter
@@ -160,6 +160,8 @@ class AccessMiddleware:
                 key = "address:" + address
                 if self.registry.required:
                     presented = bearer(Headers(scope=scope))
+                    if presented is None and scope["path"] in QUERY_TOKEN_PATHS:
+                        presented = QueryParams(scope.get("query_string", b"")).get("token") or None
                     refusal = check(self.registry.tokens, presented, needed)
                     if isinstance(refusal, Unauthorized):
                         refusal = self.failures.refusal(address, presented, refusal)

@@ -26,12 +26,14 @@ from server.alerts.feed import AlertFeed
 from server.alerts.monitor import AlertMonitor
 from server.backends import create_backend
 from server.client_address import ClientAddressMiddleware
+from server.deltas import DeltaCache
 from server.http_protocol import bounded_h11
 from server.hub import SnapshotHub
 from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
 from server.logs import install_log_filters
 from server.observability import SidecarMetrics
+from server.replay import Replayer
 from server.routes import exception_handlers, routes
 from server.service import MetricsService
 from server.settings import Settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 settings.history_size,
                 settings.cache_ttl,
                 interval=settings.interval,
+                ring_size=settings.replay_ring,
                 on_pushes=observability.pushes.inc,  # direct writes, counted once per snapshot
                 on_received=observability.received,
                 clock=clock,
@@ -125,7 +128,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 "hub": hub,
                 "alerts": alert_feed,
                 "observability": observability,
+                "replayer": Replayer(hub, engine, observability, settings.replay_limit),
+                "deltas": DeltaCache(),
                 "sockets_by_address": AddressCounter(settings.sockets_per_address),
+                # Event streams have a cap of their own, as large as the sockets' one.
+                "streams_by_address": AddressCounter(settings.sockets_per_address),
                 "sockets_authenticating": AddressCounter(SOCKETS_AUTHENTICATING_PER_ADDRESS),
                 "tokens": tokens,
                 "auth_failures": auth_failures,

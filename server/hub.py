@@ -8,6 +8,8 @@ are delivered in `snapshotId` order, each at most once.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 import time
 from collections import deque
@@ -19,126 +21,29 @@ import anyio
 
 from metrics_client.protocol import MessageType
 from server.backends.base import Backend
+from server.deltas import DeltaOutbox
 from server.errors import BackendUnavailable
 from server.failures import RepeatingFailures
 from server.heap import HeapSettler
+from server.outbox import CloseRequest, Outbox
 from server.snapshot import Snapshot
-from server.wire import DirectWriter, text_frame
+
+__all__ = ["CloseRequest", "Outbox", "SnapshotHub"]  # the outbox lived here first; importers still find it
 
 log = logging.getLogger("server.hub")
 
 _SETTLE_DELAY = 0.05  # seconds after a push before the heap is settled
 _HISTORY_START = f'{{"type":"{MessageType.HISTORY}","data":['
 STALE_AFTER_INTERVALS = 2  # a snapshot older than this many intervals is served as stale
+RING_SIZE = 720  # snapshots kept in memory for resumes (an hour at 5 s); older ones come from the log
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class CloseRequest(int):
-    """Handed out by `Outbox.next()` instead of a frame: close the socket with this code."""
-
-
-class Outbox:
-    """What one socket still has to send: a few replies, and at most one snapshot (newest wins).
-
-    With a `direct` writer, a snapshot offered while the socket has nothing else to send and is
-    keeping up is written at once as ready-made frame bytes (`offer_snapshot` then answers True and
-    `on_push`, if given, is called); otherwise it waits here for the socket's sender, exactly as
-    without one.
-    """
-
-    __slots__ = (
-        "_close",
-        "_direct",
-        "_drained",
-        "_max_replies",
-        "_on_push",
-        "_ready",
-        "_replies",
-        "_sending",
-        "_snapshot",
-        "skipped",
-    )
-
-    def __init__(
-        self, max_replies: int, direct: DirectWriter | None = None, on_push: Callable[[], None] | None = None
-    ) -> None:
-        self._replies: deque[str] = deque()
-        self._max_replies = max_replies
-        self._snapshot: str | None = None
-        self._close: CloseRequest | None = None
-        self._ready = asyncio.Event()
-        self._drained = asyncio.Event()  # set when the sender takes a reply
-        self._direct = direct
-        self._on_push = on_push
-        self._sending = False  # the sender holds a frame it took from `next()` and has not written yet
-        self.skipped = 0
-
-    def close(self, code: int) -> None:
-        """Ask the socket's sender to close with `code` (before anything still queued)."""
-        self._close = CloseRequest(code)
-        self._ready.set()
-
-    def offer_snapshot(self, frame: str, wire: bytes | None = None) -> bool:
-        """Offer a push; `wire` is the same push as a whole WebSocket frame, for the direct path.
-
-        True when it was written directly; False when it waits for the socket's sender.
-        """
-        direct = self._direct
-        if (
-            direct is not None
-            and wire is not None
-            and not self._sending
-            and self._snapshot is None
-            and not self._replies
-            and self._close is None
-            and direct.write(wire)
-        ):
-            if self._on_push is not None:
-                self._on_push()
-            return True
-        if self._snapshot is not None:
-            self.skipped += 1
-        self._snapshot = frame
-        self._ready.set()
-        return False
-
-    def offer_reply(self, frame: str) -> bool:
-        """Queue a reply; False when `max_replies` are already waiting to be sent."""
-        if len(self._replies) >= self._max_replies:
-            return False
-        self._replies.append(frame)
-        self._ready.set()
-        return True
-
-    async def put_reply(self, frame: str) -> None:
-        """Queue a reply, first waiting while `max_replies` are waiting to be sent.
-
-        While it waits, the socket's receiver reads nothing more from the client, so a client
-        that sends many requests at once but reads promptly is slowed down, not closed; the
-        caller bounds the wait (a client that reads none of its replies).
-        """
-        while len(self._replies) >= self._max_replies:
-            self._drained.clear()
-            await self._drained.wait()
-        self.offer_reply(frame)
-
-    async def next(self) -> str | CloseRequest:
-        self._sending = False
-        while not self._replies and self._snapshot is None and self._close is None:
-            self._ready.clear()
-            await self._ready.wait()
-        if self._close is not None:
-            return self._close
-        self._sending = True
-        if self._replies:
-            self._drained.set()
-            return self._replies.popleft()
-        frame, self._snapshot = self._snapshot, None
-        assert frame is not None
-        return frame
+def _snapshot_id(snapshot: Snapshot) -> int:
+    return snapshot.id
 
 
 class SnapshotHub:
@@ -160,6 +65,7 @@ class SnapshotHub:
         cache_ttl: float,
         *,
         interval: float = 5.0,
+        ring_size: int = RING_SIZE,
         on_pushes: Callable[[int], None] | None = None,
         on_received: Callable[[str], None] | None = None,
         heap: HeapSettler | None = None,
@@ -177,8 +83,15 @@ class SnapshotHub:
         self._interval = interval
         self._clock = clock
         self._monotonic = monotonic
-        self._history: deque[Snapshot] = deque(maxlen=history_size)
+        self._history_size = history_size
+        # The newest snapshots, oldest first: the `history` reply's last few, and resumes.
+        self._history: deque[Snapshot] = deque(maxlen=max(history_size, ring_size))
+        # Streams that get every push, by how it is offered: whole WebSocket messages (with the frame
+        # bytes, for the direct path), whole events, deltas; and streams paused while they replay.
         self._outboxes: set[Outbox] = set()
+        self._events: set[Outbox] = set()
+        self._deltas: set[DeltaOutbox] = set()
+        self._paused: set[Outbox] = set()
         self._emptied = asyncio.Event()
         self.latest: Snapshot | None = None
         self._born = 0.0  # when `latest` was computed, on this process's monotonic clock (estimated)
@@ -193,25 +106,50 @@ class SnapshotHub:
 
     @property
     def clients(self) -> int:
-        return len(self._outboxes)
+        return len(self._outboxes) + len(self._events) + len(self._deltas) + len(self._paused)
 
-    def attach(self, outbox: Outbox) -> None:
-        self._outboxes.add(outbox)
+    def attach(self, outbox: Outbox, *, live: bool = True) -> None:
+        """Register a stream: it gets every push from now on, or (`live=False`) once `go_live` says so."""
+        if live:
+            self.go_live(outbox)
+        else:
+            self._paused.add(outbox)
+
+    def go_live(self, outbox: Outbox) -> None:
+        self._paused.discard(outbox)
+        if isinstance(outbox, DeltaOutbox):
+            self._deltas.add(outbox)
+        elif outbox.kind == "sse":
+            self._events.add(outbox)
+        else:
+            self._outboxes.add(outbox)
+
+    def pause(self, outbox: Outbox) -> None:
+        """Stop pushing to a registered stream (while it replays); it still counts and is closed with the rest."""
+        self._drop(outbox)
+        self._paused.add(outbox)
 
     def detach(self, outbox: Outbox) -> None:
-        self._outboxes.discard(outbox)
-        if not self._outboxes:
+        self._drop(outbox)
+        if not self.clients:
             self._emptied.set()
 
+    def _drop(self, outbox: Outbox) -> None:
+        self._outboxes.discard(outbox)
+        self._events.discard(outbox)
+        self._deltas.discard(outbox)  # type: ignore[arg-type]
+        self._paused.discard(outbox)
+
     async def wait_until_empty(self) -> None:
-        while self._outboxes:
+        while self.clients:
             self._emptied.clear()
             await self._emptied.wait()
 
     def close_all(self, code: int) -> None:
-        """Ask every socket to close with `code` (1001 when the sidecar stops)."""
-        for outbox in self._outboxes:
-            outbox.close(code)
+        """Ask every stream to close with `code` (1001 when the sidecar stops; an event stream just ends)."""
+        for group in (self._outboxes, self._events, self._deltas, self._paused):
+            for outbox in group:
+                outbox.close(code)
 
     # -- freshness ---------------------------------------------------------------------------
 
@@ -257,12 +195,29 @@ class SnapshotHub:
 
     def history_frame(self) -> str:
         """The `history` reply: the kept snapshots, oldest first, ending with `current()`."""
-        kept = list(self._history)
+        kept = list(self._history)[-self._history_size :]
         current = self.current()
         if kept and current is not None and kept[-1].id == current.id:
             kept[-1] = current
         items = ",".join(s.encoded.decode() for s in kept)
         return _HISTORY_START + items + "]}"
+
+    def recent_after(self, since: int, limit: int) -> list[Snapshot]:
+        """Up to `limit` kept snapshots with ids `since + 1, since + 2, ...` with no id missing, oldest
+        first, as computed (fresh); empty when this instance does not hold `since + 1` in memory."""
+        history = self._history
+        start = bisect.bisect_right(history, since, key=_snapshot_id)  # ids only increase along the ring
+        found: list[Snapshot] = []
+        # A follower that missed some has gaps in its ring: stop at the first.
+        for snapshot in itertools.islice(history, start, start + limit):
+            if snapshot.id != since + 1 + len(found):
+                break
+            found.append(snapshot)
+        return found
+
+    def oldest_held(self) -> int | None:
+        """The oldest snapshotId in the ring (None before any)."""
+        return self._history[0].id if self._history else None
 
     def prefill(self, snapshots: list[Snapshot]) -> None:
         """Load history kept from before this process started (oldest first)."""
@@ -315,7 +270,7 @@ class SnapshotHub:
             try:
                 if not snapshot.stale:  # a stale mark only travels on the channel
                     await self._backend.set_snapshot(self.cache_key, snapshot.encoded, self._cache_ttl)
-                    await self._backend.push_history(self.history_key, snapshot.encoded, self._history.maxlen or 20)
+                    await self._backend.push_history(self.history_key, snapshot.encoded, self._history_size)
                 await self._backend.publish(self._channel, snapshot.encoded)
                 self._set_backend_ok(True)
             except BackendUnavailable as exc:
@@ -413,15 +368,19 @@ class SnapshotHub:
 
     def _push(self, snapshot: Snapshot) -> None:
         frame = snapshot.frame
-        wire = text_frame(frame.encode())  # the same bytes for every socket: built once
+        wire = snapshot.wire  # the same bytes for every socket: built once
         # One C-level pass over the sockets; the direct writes are counted once, not per socket.
         written = sum(map(Outbox.offer_snapshot, self._outboxes, repeat(frame), repeat(wire)))
+        if self._events:
+            sum(map(Outbox.offer_snapshot, self._events, repeat(snapshot.event)))
+        if self._deltas:
+            written += sum(map(DeltaOutbox.offer, self._deltas, repeat(snapshot)))
         if written and self._on_pushes is not None:
             self._on_pushes(written)
-        if self._heap.due(len(self._outboxes), time.monotonic()):
+        if self._heap.due(self.clients, time.monotonic()):
             # Right after a push, once the senders of the sockets it could not write to directly
             # have had their turn: the next push is an interval away.
-            asyncio.get_running_loop().call_later(_SETTLE_DELAY, self._heap.settle, len(self._outboxes))
+            asyncio.get_running_loop().call_later(_SETTLE_DELAY, self._heap.settle, self.clients)
 
     def _set_backend_ok(self, ok: bool, exc: Exception | None = None) -> None:
         if ok:

@@ -31,6 +31,8 @@ INGEST_OUTCOMES = (
 INGEST_RESULTS = ("accepted", "duplicate")
 # server.alerts.delivery.OUTCOMES, repeated here so that this module imports no delivery code.
 WEBHOOK_OUTCOMES = ("delivered", "failed", "retried", "dropped")
+# How a resume ended (server.replay): replayed, or why it became a reset.
+RESUME_OUTCOMES = ("replayed", "expired", "too_many", "ahead", "unavailable")
 CLOSE_REASONS = ("client", "shutdown", "flooding", "frame_too_big", "stalled", "revoked", "error")
 
 
@@ -48,6 +50,20 @@ class SidecarMetrics:
             PrometheusName.WS_SKIPPED,
             "Snapshots a slow client skipped (a newer one replaced them)",
             registry=self.registry,
+        )
+        self.resumes = Counter(
+            "metrics_stream_resumes",
+            "Streams that asked to resume after a snapshotId, by outcome: replayed, or a reset (expired, "
+            "too_many, ahead, unavailable)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.replayed = Counter(
+            "metrics_stream_replayed", "Snapshots replayed to resuming streams", registry=self.registry
+        )
+        self.event_streams = Gauge("metrics_sse_connections", "Open Server-Sent Events streams", registry=self.registry)
+        self.events = Counter(
+            "metrics_sse_pushes", "Snapshots and deltas written to event streams", registry=self.registry
         )
         self.snapshots = Counter(
             PrometheusName.SNAPSHOTS,
@@ -111,6 +127,8 @@ class SidecarMetrics:
             self.ingest_events.labels(result)
         for reason in CLOSE_REASONS:
             self.socket_closes.labels(reason)
+        for outcome in RESUME_OUTCOMES:
+            self.resumes.labels(outcome)
 
     def watch(self, hub: SnapshotHub, leadership: Leadership) -> None:
         """Read the live figures from the hub and the lease at each scrape."""

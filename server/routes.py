@@ -29,6 +29,7 @@ from server.observability import SidecarMetrics
 from server.openapi import openapi_json
 from server.query import parse_query
 from server.service import MetricsService
+from server.sse import STREAM_PATH, event_stream
 from server.storage import db
 from server.ws import metrics_socket
 
@@ -183,6 +184,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/events", ingest_events, methods=["POST"]),
     Route("/api/v1/alerts", alerts, methods=["GET"]),
     Route("/metrics", prometheus_metrics, methods=["GET"]),
+    Route(STREAM_PATH, event_stream, methods=["GET"]),
     Route("/openapi.json", openapi_schema, methods=["GET"]),
     WebSocketRoute("/ws/metrics", metrics_socket),
 ]

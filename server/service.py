@@ -115,4 +115,3 @@ def _event(kind: str, **fields: Any) -> dict[str, Any]:
     if isinstance(event.get("amount"), Decimal):
         event["amount"] = str(event["amount"])
     return event
-

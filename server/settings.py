@@ -67,6 +67,8 @@ class Settings:
     # Not environment variables: limits and timings that tests shorten.
     cache_ttl: float = 10.0
     history_size: int = 20
+    replay_ring: int = 720  # snapshots kept in memory for resumes (older ones are read from the log)
+    replay_limit: int = 2000  # snapshots one resume may replay; further behind gets a reset
     max_frame_bytes: int = 64 * 1024
     stall_timeout: float = 15.0
     max_batch_events: int = MAX_BATCH_EVENTS

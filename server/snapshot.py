@@ -11,6 +11,7 @@ from typing import Any
 
 from metrics_client.protocol import MessageType
 from server.metrics import encode
+from server.wire import text_frame
 
 # Every push frame starts so; the snapshot's shared bytes follow (a frame is built, never re-encoded).
 PUSH_START = f'{{"type":"{MessageType.METRICS}","data":'
@@ -31,10 +32,20 @@ class Snapshot:
         data = json.loads(encoded, parse_float=Decimal)
         return cls(id=int(data["snapshotId"]), data=data, encoded=encoded)
 
-    @property
+    @cached_property
     def frame(self) -> str:
-        """The WebSocket push, `{"type": "metrics", "data": {...}}`, built from the shared bytes."""
+        """The WebSocket push, `{"type": "metrics", "data": {...}}`, built once from the shared bytes."""
         return PUSH_START + self.encoded.decode() + "}"
+
+    @cached_property
+    def wire(self) -> bytes:
+        """The WebSocket push as a whole frame, the same bytes for every socket (server.wire)."""
+        return text_frame(self.frame.encode())
+
+    @cached_property
+    def event(self) -> str:
+        """The same push as a Server-Sent Event (the JSON is compact: one `data:` line)."""
+        return f"id: {self.id}\nevent: metrics\ndata: {self.encoded.decode()}\n\n"
 
     @property
     def stale(self) -> bool:

@@ -33,10 +33,12 @@ from metrics_client.protocol import CloseCode, ErrorCode, MessageType, error_bod
 from server.access import AuthFailures, bearer, check
 from server.alerts.feed import AlertFeed
 from server.auth import Token
+from server.deltas import DeltaCache, DeltaOutbox
 from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
 from server.observability import SidecarMetrics
+from server.replay import Replayer, StreamStalled, start_stream
 from server.settings import Settings
 from server.snapshot import PUSH_START
 from server.token_registry import TokenRegistry
@@ -53,6 +55,8 @@ MAX_UNREAD_REPLIES = 32
 _PONG = _compact({"type": MessageType.PONG})
 _AUTH_OK = _compact({"type": MessageType.AUTH, "ok": True})
 # The `reason` label of `metrics_ws_closes` for each close code the server sends.
+_DELTA_START = f'{{"type":"{MessageType.DELTA}"'
+
 _CLOSE_REASONS = {
     CloseCode.GOING_AWAY: "shutdown",
     CloseCode.POLICY_VIOLATION: "flooding",
@@ -157,14 +161,24 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
     log.info("WebSocket client connected { ip: '%s' }", ip)
     # Pushes to a client that keeps up are written by the hub itself (one write per socket) and
     # counted there once per snapshot; the sender counts the ones it writes.
-    outbox = Outbox(MAX_UNREAD_REPLIES, direct=DirectWriter.of(websocket))
-    hub.attach(outbox)
+    direct = DirectWriter.of(websocket)
+    outbox: Outbox
+    if websocket.query_params.get("deltas") in ("1", "true"):
+        cache: DeltaCache = websocket.state.deltas
+        outbox = DeltaOutbox(MAX_UNREAD_REPLIES, cache, direct=direct)
+    else:
+        outbox = Outbox(MAX_UNREAD_REPLIES, direct=direct)
+    replayer: Replayer = websocket.state.replayer
+    since, problem = parse_since(websocket.query_params.get("since"))
+    if problem is not None:
+        outbox.offer_reply(_error(ErrorCode.INVALID_MESSAGE, problem))
+    if since is None:
+        await start_stream(replayer, outbox, None, settings.stall_timeout)  # the current snapshot, then live
+    else:
+        hub.attach(outbox, live=False)  # registered (a shutdown closes it too); it replays first, below
     token_sockets: TokenSockets = websocket.state.token_sockets
     if token is not None:
         token_sockets.add(token.sha256, outbox)
-    current = hub.current()
-    if current is not None:
-        outbox.offer_snapshot(current.frame)
     alerts: AlertFeed = websocket.state.alerts
     if websocket.query_params.get("alerts") in ("1", "true"):
         alerts.subscribe(outbox)
@@ -179,7 +193,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
                 tasks.cancel_scope.cancel()
 
             tasks.start_soon(send_all)
-            code = await _receive_loop(websocket, outbox, hub, settings)
+            code = None if since is None else await _resume(websocket, replayer, outbox, since, settings)
+            if code is None:
+                code = await _receive_loop(websocket, outbox, replayer, settings)
             close_code = close_code or code
             tasks.cancel_scope.cancel()
     except Exception as exc:
@@ -259,17 +275,30 @@ async def _send_loop(
         if deadline.cancelled_caught:
             log.warning("WebSocket client stalled, closing { ip: '%s' }", _client_ip(websocket))
             return CloseCode.STALLED
-        if frame.startswith(PUSH_START):  # a push, not a reply
+        if frame.startswith((PUSH_START, _DELTA_START)):  # a push, not a reply
             observability.pushes.inc()
 
 
-async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, settings: Settings) -> int | None:
+async def _resume(
+    websocket: WebSocket, replayer: Replayer, outbox: Outbox, since: int, settings: Settings
+) -> int | None:
+    """Replay what the client missed after `since`, then live; a close code if it stalls meanwhile."""
+    try:
+        await start_stream(replayer, outbox, since, settings.stall_timeout, registered=True)
+    except StreamStalled:
+        log.warning("WebSocket client stalled during a replay, closing { ip: '%s' }", _client_ip(websocket))
+        return CloseCode.STALLED
+    return None
+
+
+async def _receive_loop(websocket: WebSocket, outbox: Outbox, replayer: Replayer, settings: Settings) -> int | None:
     """Answer the client's messages; returns a close code, or None once the client has gone."""
     per_minute = settings.socket_messages_per_minute
     budget = TokenBucket(rate=per_minute / 60, burst=per_minute, level=per_minute, updated=time.monotonic())
     refused = 0
     while True:
         wants_alerts: bool | None = None
+        resume: int | None = None
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return None
@@ -287,7 +316,11 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
                 return CloseCode.POLICY_VIOLATION
             reply = _error(ErrorCode.RATE_LIMITED, f"at most {per_minute} messages a minute")
         elif text is not None:
-            reply, wants_alerts = _reply(text, hub)
+            reply, wants_alerts, resume = _reply(text, replayer.hub)
+            if resume is not None:
+                if (code := await _resume(websocket, replayer, outbox, resume, settings)) is not None:
+                    return code
+                continue
         else:
             reply = _error(ErrorCode.INVALID_MESSAGE, "binary frames are not supported; send JSON text")
         with anyio.move_on_after(settings.stall_timeout) as waited:
@@ -301,23 +334,43 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, hub: SnapshotHub, 
             (alerts.subscribe if wants_alerts else alerts.unsubscribe)(outbox)
 
 
-def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None]:
-    """The answer to one text message, and whether it asked for alerts (None: it said nothing of them)."""
+def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None, int | None]:
+    """The answer to one text message, whether it asked for alerts (None: it said nothing of them),
+    and the id it asked to resume after (None: it did not; the answer is then the replay)."""
     try:
         request: Any = json.loads(text)
     except (ValueError, RecursionError):
-        return _error(ErrorCode.INVALID_JSON, "the message is not valid JSON"), None
+        return _error(ErrorCode.INVALID_JSON, "the message is not valid JSON"), None, None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
-        return _error(ErrorCode.INVALID_MESSAGE, 'a message is a JSON object with a string "type"'), None
+        return _error(ErrorCode.INVALID_MESSAGE, 'a message is a JSON object with a string "type"'), None, None
     kind = request["type"]
     if kind == MessageType.PING:
-        return _PONG, None
+        return _PONG, None, None
     if kind == MessageType.HISTORY:
-        return hub.history_frame(), None
+        return hub.history_frame(), None, None
     if kind == MessageType.SUBSCRIBE:
         alerts = request.get("alerts")
         if not isinstance(alerts, bool):
             usage = 'subscribe takes {"type": "subscribe", "alerts": true | false}'
-            return _error(ErrorCode.INVALID_MESSAGE, usage), None
-        return _compact({"type": MessageType.SUBSCRIBED, "alerts": alerts}), alerts
-    return _error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}; use ping, history or subscribe"), None
+            return _error(ErrorCode.INVALID_MESSAGE, usage), None, None
+        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts, None
+    if kind == MessageType.RESUME:
+        since = request.get("since")
+        if type(since) is not int or since < 0:
+            usage = 'resume takes {"type": "resume", "since": <the last snapshotId received, an integer >= 0>}'
+            return _error(ErrorCode.INVALID_MESSAGE, usage), None, None
+        return "", None, since
+    return (
+        _error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}; use ping, history, subscribe or resume"),
+        None,
+        None,
+    )
+
+
+def parse_since(raw: str | None) -> tuple[int | None, str | None]:
+    """`?since=` (or an event stream's Last-Event-ID): the id, or None and why it is not one."""
+    if raw is None or raw == "":
+        return None, None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None, f"since must be a snapshotId (an integer >= 0), got {raw[:32]!r}"
+    return int(raw), None

@@ -80,6 +80,23 @@ def test_a_token_taken_out_of_the_file_is_refused_and_its_sockets_closed_without
         )
 
 
+def test_a_token_taken_out_of_the_file_ends_its_event_streams(
+    settings: Settings, tokens_file: Path, quick_checks: None
+) -> None:
+    with serve(_secured(settings, tokens_file)) as address:
+        url = f"http://{address}/api/v1/stream"
+        with (
+            httpx.stream("GET", url, params={"token": DROP}, timeout=10) as dropped,
+            httpx.stream("GET", url, headers={"Authorization": f"Bearer {KEEP}"}, timeout=10) as kept,
+        ):
+            dropped_lines, kept_lines = dropped.iter_lines(), kept.iter_lines()
+            assert next(dropped_lines) == "retry: 1000"
+            _file(tokens_file, keeper=(KEEP, "read"))  # `dropped` taken away
+            for _ in dropped_lines:  # ends: the loop finishes instead of waiting for the read timeout
+                pass
+            assert [line for line in (next(kept_lines) for _ in range(8)) if line.startswith("event: metrics")]
+
+
 def test_a_broken_tokens_file_keeps_the_tokens_in_force_and_an_empty_one_opens_nothing(
     tokens_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -42,10 +42,14 @@ class MessageType(StrEnum):
     PONG = "pong"
     SUBSCRIBED = "subscribed"  # the acknowledgement of `subscribe`: {"alerts": true | false}
     ERROR = "error"  # {"type": "error", "error": <the error body's inner object>}; the socket stays open
+    DELTA = "delta"  # opt-in (?deltas=1): {"snapshotId", "base", "patch": <RFC 7386 merge patch>}
+    RESUMED = "resumed"  # the answer to a resume: {"since": N}, then the missed snapshots, then live
+    RESET = "reset"  # what was missed is not kept (or N is ahead): {"since", "oldest", "latest", "reason"}
     # client -> sidecar
     PING = "ping"
     SUBSCRIBE = "subscribe"  # {"type": "subscribe", "alerts": true | false}
     AUTH = "auth"  # the first message, when the handshake carried no token: {"token": ...}
+    RESUME = "resume"  # {"type": "resume", "since": <the last snapshotId received>}
 
 
 class CloseCode(IntEnum):

@@ -53,4 +53,3 @@ class Backend(ABC):
 
         A subscriber that cannot keep up loses the oldest messages, never blocks publishers.
         """
-

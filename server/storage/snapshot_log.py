@@ -68,6 +68,18 @@ async def after(engine: AsyncEngine, snapshot_id: int, limit: int) -> list[str]:
         return list(reversed(rows.scalars().all()))
 
 
+async def oldest_after(engine: AsyncEngine, snapshot_id: int, limit: int) -> list[str]:
+    """The JSON of up to `limit` oldest snapshots after `snapshot_id`, oldest first (for resumes)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(SnapshotLog.payload)
+            .where(SnapshotLog.snapshot_id > snapshot_id)
+            .order_by(SnapshotLog.snapshot_id)
+            .limit(limit)
+        )
+        return list(rows.scalars().all())
+
+
 async def deployment_id(engine: AsyncEngine) -> str:
     """This database's deployment id (made with the schema by the baseline migration)."""
     async with engine.connect() as conn:
