@@ -52,18 +52,20 @@ class SidecarMetrics:
             registry=self.registry,
         )
         self.resumes = Counter(
-            "metrics_stream_resumes",
+            PrometheusName.STREAM_RESUMES,
             "Streams that asked to resume after a snapshotId, by outcome: replayed, or a reset (expired, "
             "too_many, ahead, unavailable)",
             ["outcome"],
             registry=self.registry,
         )
         self.replayed = Counter(
-            "metrics_stream_replayed", "Snapshots replayed to resuming streams", registry=self.registry
+            PrometheusName.STREAM_REPLAYED, "Snapshots replayed to resuming streams", registry=self.registry
         )
-        self.event_streams = Gauge("metrics_sse_connections", "Open Server-Sent Events streams", registry=self.registry)
+        self.event_streams = Gauge(
+            PrometheusName.SSE_CONNECTIONS, "Open Server-Sent Events streams", registry=self.registry
+        )
         self.events = Counter(
-            "metrics_sse_pushes", "Snapshots and deltas written to event streams", registry=self.registry
+            PrometheusName.SSE_PUSHES, "Snapshots and deltas written to event streams", registry=self.registry
         )
         self.snapshots = Counter(
             PrometheusName.SNAPSHOTS,

@@ -127,3 +127,7 @@ class PrometheusName(StrEnum):
     INGEST_EVENTS = "metrics_ingest_events"
     ALERT_WEBHOOK_DELIVERIES = "metrics_alert_webhook_deliveries"
     ALERT_WEBHOOK_QUEUE = "metrics_alert_webhook_queue"
+    STREAM_RESUMES = "metrics_stream_resumes"
+    STREAM_REPLAYED = "metrics_stream_replayed"
+    SSE_CONNECTIONS = "metrics_sse_connections"
+    SSE_PUSHES = "metrics_sse_pushes"
