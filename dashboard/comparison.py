@@ -46,6 +46,11 @@ class Span:
     def first(self, count: int) -> Span:
         return Span(self.edges[:count])
 
+    def bounds(self, tz: str) -> tuple[str, str]:
+        """`from` and `to` for the sidecar: ISO 8601 in the zone's offsets, readable in its logs."""
+        zone = ZoneInfo(tz)
+        return self.start.astimezone(zone).isoformat(), self.end.astimezone(zone).isoformat()
+
 
 @dataclass(frozen=True)
 class Comparison:

@@ -32,9 +32,7 @@ def settings() -> DashboardSettings:
 def live_subscription() -> LiveSubscription:
     """The one WebSocket subscription of this process, shared by all sessions."""
     config = settings()
-    return LiveSubscription(
-        config.ws_url, token=config.token, backoff=config.backoff, retry_every=config.retry_every
-    )
+    return LiveSubscription(config.ws_url, token=config.token, backoff=config.backoff, retry_every=config.retry_every)
 
 
 @st.cache_resource

@@ -79,7 +79,7 @@ except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
     if any(day["active"] for day in users["days"]):
-        st.plotly_chart(new_vs_returning_chart(users["days"]), key="users-chart")
-        st.plotly_chart(heatmap_chart(users["heatmap"]), key="heatmap-chart")
+        st.plotly_chart(new_vs_returning_chart(users["days"], tz), key="users-chart")
+        st.plotly_chart(heatmap_chart(users["heatmap"], tz), key="heatmap-chart")
     else:
         st.info("No data in this range.")
