@@ -404,9 +404,12 @@ TOP = [
 HEATMAP = [{"weekday": d, "hour": h, "activeUsers": d * 100 + h} for d in range(7) for h in range(24)]
 
 
+MORE_VIEWED = [{**TOP[2], "contentId": f"c-{n}"} for n in range(4, 60)]  # the funnel picker's other choices
+
+
 def behaviour_answer(path: str, params: dict[str, str]) -> dict[str, Any]:
     if path == TOP_CONTENT:
-        return {"items": TOP}
+        return {"items": TOP if params["limit"] != "100" else [TOP[2], TOP[1], TOP[0], *MORE_VIEWED]}
     if path == FUNNEL:
         counts = (1000, 50, 40) if "contentId" not in params else (120, 6, 5)
         rates = (100.0, counts[1] / counts[0] * 100, counts[2] / counts[1] * 100)
@@ -428,6 +431,7 @@ def test_behaviour_lists_the_top_content_in_the_sidecars_order(fake: FakeAnalyti
     span = {"from": CURRENT_FROM, "to": "2026-11-04T00:00:00+13:00"}
     assert fake.requests == [
         ("json", TOP_CONTENT, {"by": "revenue", **span, "limit": "10"}),
+        ("json", TOP_CONTENT, {"by": "views", **span, "limit": "100"}),  # the funnel's content to pick from
         ("json", FUNNEL, span),
         ("json", USERS, {**span, "tz": "Pacific/Auckland"}),
     ]
@@ -474,3 +478,62 @@ def test_behaviour_shows_each_failure_instead_of_failing(fake: FakeAnalytics) ->
     app = run(fake, "behaviour.py", behaviour_answer)
     assert [e.value for e in app.error] == [fake.errors[0].message] * 3
     assert not app.dataframe and not app.get("plotly_chart")
+
+
+def test_behaviour_tables_read_with_separators_and_currency_and_each_has_a_csv(fake: FakeAnalytics) -> None:
+    app = run(fake, "behaviour.py", behaviour_answer, dates=NOV)
+    config = json.loads(app.dataframe[0].proto.columns)
+    formats = {name: c.get("type_config", {}).get("format") for name, c in config.items() if name != "_index"}
+    assert formats == {
+        "contentId": None,
+        "views": "localized",
+        "purchases": "localized",
+        "revenue": "dollar",
+        "conversionRate": "%.2f%%",
+    }
+    assert [b.label for b in app.download_button] == [
+        "Top content (CSV)",
+        "Funnel (CSV)",
+        "New and returning users (CSV)",
+        "Active users by weekday and hour (CSV)",
+    ]
+
+
+def test_behaviour_min_views_is_offered_when_ranking_by_conversion_and_sent(fake: FakeAnalytics) -> None:
+    app = run(fake, "behaviour.py", behaviour_answer, dates=NOV)
+    assert not app.number_input  # views, purchases and revenue need no floor
+    app = run(fake, "behaviour.py", behaviour_answer, dates=NOV, time_zone="Pacific/Auckland", ranked_by="conversion")
+    assert [(n.label, n.value) for n in app.number_input] == [("Minimum views", 100)]
+    assert fake.requests[0][2] == {
+        "by": "conversion",
+        "from": CURRENT_FROM,
+        "to": "2026-11-04T00:00:00+13:00",
+        "limit": "10",
+        "minViews": "100",
+    }
+    app.number_input[0].set_value(20).run()
+    assert [p["minViews"] for _, path, p in fake.requests if path == TOP_CONTENT and "minViews" in p][-1] == "20"
+
+
+def test_behaviour_funnel_picker_offers_more_than_the_top_rows(fake: FakeAnalytics) -> None:
+    app = run(fake, "behaviour.py", behaviour_answer, dates=NOV)
+    picker = next(s for s in app.selectbox if s.label == "Content")
+    assert picker.options[:4] == ["All content", "c-3", "c-1", "c-2"]
+    assert len(picker.options) == 1 + 3 + len(MORE_VIEWED)
+    picker.set_value("c-42").run()
+    assert [p.get("contentId") for _, path, p in fake.requests if path == FUNNEL][-1] == "c-42"
+
+
+def test_a_link_reproduces_the_behaviour_view(fake: FakeAnalytics) -> None:
+    query = {
+        "dates": ["2026-11-01", "2026-11-03"],
+        "tz": "Pacific/Auckland",
+        "by": "Conversion",
+        "limit": "20",
+        "minViews": "250",
+        "content": "c-1",
+    }
+    run(fake, "behaviour.py", behaviour_answer, query=query)
+    span = {"from": CURRENT_FROM, "to": "2026-11-04T00:00:00+13:00"}
+    assert fake.requests[0] == ("json", TOP_CONTENT, {"by": "conversion", **span, "limit": "20", "minViews": "250"})
+    assert [p for _, path, p in fake.requests if path == FUNNEL] == [{**span, "contentId": "c-1"}]
