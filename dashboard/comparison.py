@@ -59,6 +59,7 @@ class Comparison:
     current: Span  # every bucket of the chosen range, those still to come included
     previous: Span  # as many buckets, ending where `current` begins
     begun: int  # how many buckets of `current` have begun by now (at least 1)
+    under_way: bool  # the last bucket that has begun has not ended yet (today, this month)
 
     @property
     def in_progress(self) -> bool:
@@ -117,7 +118,8 @@ def _compare(current: list[Bucket], interval: Interval, tz: str, now: datetime) 
     if begun == 0:
         raise NotBegun("the range has not begun yet")
     previous = buckets_before(current[0].start, len(current), interval, ZoneInfo(tz))
-    return Comparison(interval, tz, Span(tuple(current)), Span(tuple(previous)), begun)
+    under_way = current[begun - 1].end > now
+    return Comparison(interval, tz, Span(tuple(current)), Span(tuple(previous)), begun, under_way)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -29,6 +29,8 @@ METRIC_LABELS = {
     "conversion": "Conversion rate",
 }
 
+MARKERS_UP_TO = 100  # a line of more buckets is drawn without a dot on each
+
 Point = dict[str, Any]
 
 
@@ -139,7 +141,7 @@ def comparison_chart(
             name="This period",
             x=shown,
             y=values,
-            mode="lines+markers",
+            mode="lines+markers" if len(values) <= MARKERS_UP_TO else "lines",  # hundreds of dots blur
             line={"color": BLUE, "width": 2},
             marker={"size": 5},
             hovertemplate=f"%{{x}}: {hover}<extra>This period</extra>",

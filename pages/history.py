@@ -102,6 +102,9 @@ count = comparison.current.count
 this_period = f"This period: {describe(comparison.current, interval, tz)} · {comparison.units(count)}"
 if comparison.in_progress:
     this_period += f", {comparison.begun:,} so far"
+if comparison.under_way:
+    # Its last bucket is set against a whole one: say so rather than let a dip at the end alarm.
+    this_period += ", the last still under way"
 st.caption(f"{this_period} · {tz}")
 st.caption(f"Previous period: {describe(previous, interval, tz)} · the {comparison.units(count)} just before")
 if comparison.in_progress:

@@ -337,7 +337,7 @@ def test_history_draws_no_bucket_that_has_not_begun_and_compares_like_with_like(
         "Revenue, this period so far": ("$20.00", "$0.00 (0.00%)"),
         "Revenue, previous period, first 2 days": ("$20.00", ""),
     }
-    assert app.caption[0].value.endswith("· 3 days, 2 so far · Europe/Berlin")
+    assert app.caption[0].value.endswith("· 3 days, 2 so far, the last still under way · Europe/Berlin")
     assert app.caption[2].value.startswith("The rest of this period is still to come: the totals compare its 2 days")
     previous, current = charts(app)["history-chart"]["data"]
     assert len(current["y"]) == 2 and len(previous["y"]) == 3  # the previous period in full, behind

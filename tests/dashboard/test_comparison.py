@@ -55,7 +55,7 @@ def test_the_23_hour_spring_day_is_one_day_against_the_day_before() -> None:
     # Sun 29 Mar 00:00 CET (+1) to Mon 30 Mar 00:00 CEST (+2): 23 hours.
     assert bounds(comparison.current) == (utc("2026-03-28 23:00"), utc("2026-03-29 22:00"), 1)
     assert bounds(comparison.previous) == (utc("2026-03-27 23:00"), utc("2026-03-28 23:00"), 1)
-    assert comparison.begun == 1 and not comparison.in_progress
+    assert comparison.begun == 1 and not comparison.in_progress and not comparison.under_way
 
 
 def test_two_days_from_the_25_hour_autumn_day_against_the_two_before() -> None:
@@ -68,7 +68,7 @@ def test_two_days_from_the_25_hour_autumn_day_against_the_two_before() -> None:
 
 def test_a_range_that_ends_today_counts_today_as_begun() -> None:
     comparison = compare_days(date(2026, 11, 1), date(2026, 11, 30), "day", BERLIN, utc("2026-11-30 09:15"))
-    assert comparison.begun == 30 and not comparison.in_progress
+    assert comparison.begun == 30 and not comparison.in_progress and comparison.under_way
     assert comparison.so_far == comparison.current and comparison.previous_so_far == comparison.previous
     assert bounds(comparison.previous) == (utc("2026-10-01 22:00"), utc("2026-10-31 23:00"), 30)
 
@@ -94,7 +94,7 @@ def test_the_autumn_day_has_25_hours_and_today_stops_at_the_hour_under_way() -> 
     check_whole_and_apart(comparison)
     assert bounds(comparison.current) == (utc("2026-10-24 22:00"), utc("2026-10-25 23:00"), 25)
     assert bounds(comparison.previous) == (utc("2026-10-23 21:00"), utc("2026-10-24 22:00"), 25)  # Fri 23:00 CEST
-    assert comparison.begun == 16 and comparison.in_progress
+    assert comparison.begun == 16 and comparison.in_progress and comparison.under_way
     assert bounds(comparison.so_far) == (utc("2026-10-24 22:00"), utc("2026-10-25 14:00"), 16)
     assert bounds(comparison.previous_so_far) == (utc("2026-10-23 21:00"), utc("2026-10-24 13:00"), 16)
     assert comparison.local_starts()[2:5] == [
@@ -110,7 +110,7 @@ def test_the_last_hour_of_minutes_across_the_autumn_change() -> None:
     check_whole_and_apart(comparison)
     assert bounds(comparison.current) == (utc("2026-10-25 00:53"), utc("2026-10-25 01:08"), 15)
     assert bounds(comparison.previous) == (utc("2026-10-25 00:38"), utc("2026-10-25 00:53"), 15)
-    assert comparison.begun == 15 and not comparison.in_progress
+    assert comparison.begun == 15 and not comparison.in_progress and comparison.under_way
     assert describe(comparison.current, "minute", BERLIN) == "Oct 25, 2026 02:53 CEST – 02:08 CET"
 
 
