@@ -14,4 +14,5 @@ pages = [
     st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
 ]
 require_login(pages)  # until this session may see them: the login page, and the run ends here
-st.navigation(pages).run()
+# The TV view (`?embed=true`) shows the page alone: every page's controls are on the page itself.
+st.navigation(pages, position="hidden" if st.context.is_embedded else "sidebar").run()

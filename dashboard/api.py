@@ -56,8 +56,8 @@ class AnalyticsClient(ApiClient):
     def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
         return self.get_json(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
 
-    def top_content(self, by: str, start: str, end: str, limit: int) -> dict[str, Any]:
-        return self.get_json(TOP_CONTENT, {"by": by, "from": start, "to": end, "limit": str(limit)})
+    def top_content(self, by: str, start: str, end: str, limit: int, min_views: int = 0) -> dict[str, Any]:
+        return self.get_json(TOP_CONTENT, top_params(by, start, end, limit, min_views))
 
     def funnel(self, start: str, end: str, content_id: str | None = None) -> dict[str, Any]:
         params = {"from": start, "to": end}
@@ -121,6 +121,13 @@ def _shape_problem(path: str, params: Mapping[str, str], answer: Any) -> str | N
     return None
 
 
+def top_params(by: str, start: str, end: str, limit: int, min_views: int = 0) -> dict[str, str]:
+    params = {"by": by, "from": start, "to": end, "limit": str(limit)}
+    if min_views:
+        params["minViews"] = str(min_views)
+    return params
+
+
 def timeseries_params(metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, str]:
     return {"metric": metric, "from": start, "to": end, "interval": interval, "tz": tz}
 
@@ -151,10 +158,6 @@ class Period:
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
-
-    def previous(self) -> Period:
-        """As many days, just before."""
-        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz)
 
     def label(self) -> str:
         return f"{_day(self.first)} – {_day(self.last)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from babel.numbers import format_currency
 
@@ -15,8 +16,17 @@ def money(value: float | Decimal | str, currency: str) -> str:
 
 
 def money_delta(change: Decimal, currency: str) -> str:
-    sign = "+" if change >= 0 else "-"
+    """`+$12.50`, `-$3.00`; no change is `$0.00`, without a sign that would read as a rise."""
+    sign = "+" if change > 0 else "-" if change < 0 else ""
     return sign + money(abs(change), currency)
+
+
+def delta_style(change: Decimal | int | None, color: str = "normal") -> dict[str, Any]:
+    """`st.metric` arguments for a change: grey and without an arrow when it is zero (a green up
+    arrow on `+$0.00` tells of a rise that did not happen), else `color` (`inverse` where less is better)."""
+    if change is not None and change == 0:
+        return {"delta_color": "off", "delta_arrow": "off"}
+    return {"delta_color": color}
 
 
 def count(value: int) -> str:

@@ -29,6 +29,8 @@ METRIC_LABELS = {
     "conversion": "Conversion rate",
 }
 
+MARKERS_UP_TO = 100  # a line of more buckets is drawn without a dot on each
+
 Point = dict[str, Any]
 
 
@@ -53,14 +55,36 @@ def has_data(metric: str, points: Sequence[Point]) -> bool:
     return any(point_value(metric, p) for p in points)
 
 
+# How a bucket start reads on the time axis, by interval.
+_TICKS = {"minute": "%H:%M", "hour": "%b %d %H:%M", "day": "%b %d", "week": "%b %d", "month": "%b %Y"}
+
+
+def time_axis(tz: str, interval: str | None = None) -> dict[str, Any]:
+    """An x axis of wall-clock times, titled with the zone they are in."""
+    axis: dict[str, Any] = {"title": {"text": f"Time ({tz})"}, "type": "date"}
+    if interval is not None:
+        axis["tickformat"] = _TICKS[interval]
+        if interval == "month":
+            axis["dtick"] = "M1"  # one tick per month, never a tick between two
+    return axis
+
+
+def count_axis(values: Sequence[float]) -> dict[str, Any]:
+    """A y axis of whole numbers: no 0.5 users. Below 5 Plotly would step by fractions; one it is."""
+    axis: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if max(values, default=0) < 5:
+        axis["dtick"] = 1
+    return axis
+
+
 def _layout(figure: go.Figure, title: str, **extra: Any) -> go.Figure:
-    figure.update_layout(
-        title={"text": title, "font": {"size": 15}},
-        height=360,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        **extra,
-    )
+    layout: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": 15}},
+        "height": 360,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    }
+    figure.update_layout(**{**layout, **extra})
     return figure
 
 
@@ -71,75 +95,107 @@ def _hover(metric: str, currency: str) -> str:
     return "%{y:.2f}%" if kind == "percent" else "%{y:,}"
 
 
-def _previous_trace(xs: list[datetime], previous: Sequence[Point], metric: str, tz: str, hover: str) -> go.Scatter:
+def _previous_trace(
+    xs: Sequence[datetime], previous: Sequence[Point], metric: str, tz: str, hover: str, *, bars: bool
+) -> go.Scatter | go.Bar:
     """The previous period drawn over the current one, bucket i over bucket i."""
     count = min(len(xs), len(previous))
-    return go.Scatter(
-        name="Previous period",
-        x=xs[:count],
-        y=[point_value(metric, p) for p in previous[:count]],
-        customdata=[t.isoformat(sep=" ") for t in local_times(previous[:count], tz)],
-        mode="lines",
-        line={"color": GREY, "width": 2, "dash": "dash"},
-        hovertemplate=f"%{{customdata}}: {hover}<extra>Previous period</extra>",
-    )
+    common: dict[str, Any] = {
+        "name": "Previous period",
+        "x": list(xs[:count]),
+        "y": [point_value(metric, p) for p in previous[:count]],
+        "customdata": [t.isoformat(sep=" ") for t in local_times(previous[:count], tz)],
+        "hovertemplate": f"%{{customdata}}: {hover}<extra>Previous period</extra>",
+    }
+    if bars:
+        return go.Bar(**common, marker_color=GREY)
+    return go.Scatter(**common, mode="lines", line={"color": GREY, "width": 2, "dash": "dash"})
 
 
 def comparison_chart(
-    current: Sequence[Point], previous: Sequence[Point], *, metric: str, tz: str, currency: str
+    current: Sequence[Point],
+    previous: Sequence[Point],
+    *,
+    xs: Sequence[datetime],
+    metric: str,
+    tz: str,
+    currency: str,
+    interval: str,
 ) -> go.Figure:
-    """The metric's buckets as a line, the previous period dashed and grey behind it."""
-    xs = local_times(current, tz)
+    """The metric's buckets, the previous period's behind them: lines, or side-by-side bars for
+    weeks and months (a handful of points, which as lines would only cross).
+
+    `xs` holds the wall-clock start of every bucket of the current period, those still to come
+    included: the previous period is drawn over all of them, the current one only as far as it has
+    happened (`current` holds just those buckets).
+    """
     hover = _hover(metric, currency)
-    figure = go.Figure(
-        [
-            _previous_trace(xs, previous, metric, tz, hover),
-            go.Scatter(
-                name="This period",
-                x=xs,
-                y=[point_value(metric, p) for p in current],
-                mode="lines+markers",
-                line={"color": BLUE, "width": 2},
-                marker={"size": 5},
-                hovertemplate=f"%{{x}}: {hover}<extra>This period</extra>",
-            ),
-        ]
-    )
+    bars = interval in ("week", "month")
+    values = [point_value(metric, p) for p in current]
+    shown = list(xs[: len(current)])
+    this: go.Scatter | go.Bar
+    if bars:
+        this = go.Bar(name="This period", x=shown, y=values, marker_color=BLUE, hovertemplate=f"%{{x}}: {hover}")
+    else:
+        this = go.Scatter(
+            name="This period",
+            x=shown,
+            y=values,
+            mode="lines+markers" if len(values) <= MARKERS_UP_TO else "lines",  # hundreds of dots blur
+            line={"color": BLUE, "width": 2},
+            marker={"size": 5},
+            hovertemplate=f"%{{x}}: {hover}<extra>This period</extra>",
+        )
+    figure = go.Figure([_previous_trace(xs, previous, metric, tz, hover, bars=bars), this])
     kind = _kind(metric)
-    prefix = get_currency_symbol(currency, locale=LOCALE) if kind == "money" else ""
-    return _layout(
-        figure,
-        METRIC_LABELS[metric],
-        yaxis={"tickprefix": prefix, "ticksuffix": "%" if kind == "percent" else "", "rangemode": "tozero"},
-    )
+    if kind == "count":
+        yaxis = count_axis([*values, *(point_value(metric, p) for p in previous)])
+    else:
+        prefix = get_currency_symbol(currency, locale=LOCALE) if kind == "money" else ""
+        suffix = "%" if kind == "percent" else ""
+        yaxis = {"tickprefix": prefix, "ticksuffix": suffix, "rangemode": "tozero", "separatethousands": True}
+    extra = {"barmode": "group"} if bars else {}
+    return _layout(figure, METRIC_LABELS[metric], xaxis=time_axis(tz, interval), yaxis=yaxis, **extra)
 
 
-def transactions_chart(current: Sequence[Point], previous: Sequence[Point], *, tz: str) -> go.Figure:
+def transactions_chart(
+    current: Sequence[Point], previous: Sequence[Point], *, xs: Sequence[datetime], tz: str, interval: str
+) -> go.Figure:
     """Transactions stacked by status in their colours; the previous period's totals dashed."""
-    xs = local_times(current, tz)
+    shown = list(xs[: len(current)])
     bars = [
-        go.Bar(name=label, x=xs, y=[p[key] for p in current], marker_color=color, hovertemplate="%{y:,}")
+        go.Bar(name=label, x=shown, y=[p[key] for p in current], marker_color=color, hovertemplate="%{y:,}")
         for key, label, color in STATUSES
     ]
-    figure = go.Figure([*bars, _previous_trace(xs, previous, "transactions", tz, "%{y:,}")])
-    return _layout(figure, "Transactions", barmode="stack", yaxis={"rangemode": "tozero"})
+    figure = go.Figure([*bars, _previous_trace(xs, previous, "transactions", tz, "%{y:,}", bars=False)])
+    totals = [p["total"] for p in (*current, *previous)]
+    return _layout(figure, "Transactions", barmode="stack", xaxis=time_axis(tz, interval), yaxis=count_axis(totals))
 
 
 def funnel_chart(steps: Sequence[dict[str, Any]]) -> go.Figure:
-    """Views → started → completed, each with its rate from the step before (the sidecar's)."""
+    """Views → started → completed as horizontal bars, each labelled beside its bar with its count
+    and its rate from the step before (the sidecar's): a thin bar never hides its label."""
+    counts = [s["count"] for s in steps]
     figure = go.Figure(
-        go.Funnel(
+        go.Bar(
+            orientation="h",
             y=[s["step"].capitalize() for s in steps],
-            x=[s["count"] for s in steps],
+            x=counts,
             text=[f"{s['count']:,} · {format.percent(s['rate'])}" for s in steps],
-            textinfo="text",
+            textposition="outside",
+            cliponaxis=False,
             marker={"color": [BLUE, PURPLE, GREEN][: len(steps)]},
+            hovertemplate="%{y}: %{x:,}<extra></extra>",
         )
     )
-    return _layout(figure, "Purchase funnel")
+    # Room right of the longest bar for its label.
+    xaxis = {"range": [0, max(counts, default=0) * 1.35 or 1], "tickformat": ",d", "title": {"text": "Count"}}
+    return _layout(
+        figure, "Purchase funnel", xaxis=xaxis, yaxis={"autorange": "reversed"}, height=280, showlegend=False
+    )
 
 
-def new_vs_returning_chart(days: Sequence[dict[str, Any]]) -> go.Figure:
+def new_vs_returning_chart(days: Sequence[dict[str, Any]], tz: str) -> go.Figure:
     dates = [d["date"] for d in days]
     figure = go.Figure(
         [
@@ -147,7 +203,14 @@ def new_vs_returning_chart(days: Sequence[dict[str, Any]]) -> go.Figure:
             go.Bar(name="Returning", x=dates, y=[d["returning"] for d in days], marker_color=PURPLE),
         ]
     )
-    return _layout(figure, "New and returning users", barmode="stack", xaxis={"type": "date"})
+    totals = [d["new"] + d["returning"] for d in days]
+    return _layout(
+        figure,
+        "New and returning users",
+        barmode="stack",
+        xaxis={"type": "date", "title": {"text": f"Day ({tz})"}},
+        yaxis=count_axis(totals),
+    )
 
 
 def heatmap_matrix(cells: Sequence[dict[str, Any]]) -> list[list[int]]:
@@ -158,7 +221,7 @@ def heatmap_matrix(cells: Sequence[dict[str, Any]]) -> list[list[int]]:
     return matrix
 
 
-def heatmap_chart(cells: Sequence[dict[str, Any]]) -> go.Figure:
+def heatmap_chart(cells: Sequence[dict[str, Any]], tz: str) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=heatmap_matrix(cells),
@@ -171,7 +234,7 @@ def heatmap_chart(cells: Sequence[dict[str, Any]]) -> go.Figure:
     return _layout(
         figure,
         "Active users by weekday and hour",
-        xaxis={"dtick": 1, "title": {"text": "Hour (local)"}},
+        xaxis={"dtick": 1, "title": {"text": f"Hour ({tz})"}},
         yaxis={"autorange": "reversed"},
     )
 
@@ -183,13 +246,19 @@ def total_text(metric: str, value: float, currency: str) -> str:
     return format.percent(value) if kind == "percent" else format.count(int(value))
 
 
+def change(metric: str, current: Any, previous: Any) -> Decimal:
+    """How much the total moved, exactly (a rate in percentage points)."""
+    return Decimal(str(current)) - Decimal(str(previous))
+
+
 def change_text(metric: str, current: float, previous: float, currency: str) -> str:
-    """`+$234.50 (+23.45%)`; a rate changes by percentage points: `+0.50 pp`."""
-    change = Decimal(str(current)) - Decimal(str(previous))
+    """`+$234.50 (+23.45%)`; a rate changes by percentage points: `+0.50 pp`; no change has no sign."""
+    moved = change(metric, current, previous)
     kind = _kind(metric)
     if kind == "percent":
-        return f"{change:+.2f} pp"
-    text = format.money_delta(change, currency) if kind == "money" else f"{int(change):+,}"
+        return f"{moved:+.2f} pp" if moved else "0.00 pp"
+    text = format.money_delta(moved, currency) if kind == "money" else (f"{int(moved):+,}" if moved else "0")
     if previous:
-        text += f" ({change / Decimal(str(previous)) * 100:+.2f}%)"
+        ratio = moved / Decimal(str(previous)) * 100
+        text += f" ({ratio:+.2f}%)" if moved else " (0.00%)"
     return text

@@ -32,9 +32,7 @@ def settings() -> DashboardSettings:
 def live_subscription() -> LiveSubscription:
     """The one WebSocket subscription of this process, shared by all sessions."""
     config = settings()
-    return LiveSubscription(
-        config.ws_url, token=config.token, backoff=config.backoff, retry_every=config.retry_every
-    )
+    return LiveSubscription(config.ws_url, token=config.token, backoff=config.backoff, retry_every=config.retry_every)
 
 
 @st.cache_resource
@@ -49,7 +47,10 @@ def settled_heap() -> bool:
     afterwards (sessions, snapshots, figures) are still collected, after every run as before.
     """
     sample = {"timestamp": "2026-01-01T00:00:00.000Z", "value": 1}
-    line_chart([sample, sample], lambda s: s["value"], title="", color="#000000", money_prefix="$").to_json()
+    chart = line_chart(
+        [sample, sample], lambda s: s["value"], title="", color="#000000", tz=settings().timezone, money_prefix="$"
+    )
+    chart.to_json()
     money(0, settings().currency)
     gc.collect()
     gc.freeze()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import alert_notices, api
+from dashboard import alert_notices, api, tables
 from dashboard.login import ensure_logged_in
 from dashboard.resources import live_subscription, settings
 
@@ -42,8 +42,17 @@ except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
     if listing["recent"]:
-        st.dataframe(alert_notices.rows(listing["recent"]), hide_index=True, width="stretch")
+        recent = alert_notices.rows(listing["recent"])
+        st.dataframe(recent, hide_index=True, width="stretch")
+        tables.download(
+            "Latest firings (CSV)", tables.csv_bytes(recent, list(recent[0])), "alerts.csv", key="csv-alerts"
+        )
     else:
         st.info("No alert has fired yet.")
     with st.expander("Rules"):
         st.dataframe(listing["rules"], hide_index=True, width="stretch")
+        if listing["rules"]:
+            columns = list(dict.fromkeys(key for rule in listing["rules"] for key in rule))
+            tables.download(
+                "Rules (CSV)", tables.csv_bytes(listing["rules"], columns), "alert-rules.csv", key="csv-rules"
+            )

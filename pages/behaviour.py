@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import api, format
+from dashboard import api, format, tables
 from dashboard.history_charts import funnel_chart, heatmap_chart, new_vs_returning_chart
 from dashboard.login import ensure_logged_in
 from dashboard.resources import settings
@@ -16,13 +16,18 @@ ensure_logged_in()  # the login of app.py, also for a run that did not pass thro
 
 config = settings()
 client = api.analytics()
+DEFAULT_MIN_VIEWS = 100  # below this a conversion rate is mostly chance: 3 sales of 7 views lead no ranking
+PICKER_SIZE = 100  # the funnel's content list: the most viewed in the range (the sidecar's largest page)
 
 st.title("User behaviour")
 
+# Every choice is bound to the URL by its label (a default is left out): a link shows this view.
 dates_column, zone_column = st.columns([2, 1])
 default = api.Period.last_days(30, config.timezone, datetime.now(UTC))
-picked = dates_column.date_input("Dates", (default.first, default.last), format="YYYY-MM-DD")
-tz = zone_column.selectbox("Time zone", api.zone_choices(config.timezone))
+picked = dates_column.date_input(
+    "Dates", (default.first, default.last), format="YYYY-MM-DD", key="dates", bind="query-params"
+)
+tz = zone_column.selectbox("Time zone", api.zone_choices(config.timezone), key="tz", bind="query-params")
 if len(picked) != 2:
     st.info("Pick the last day of the range.")
     st.stop()
@@ -30,12 +35,26 @@ period = api.Period(picked[0], picked[1], tz)
 st.caption(f"{period.label()} ({tz})")
 
 st.subheader("Top content")
-by_column, limit_column = st.columns(2)
-by = by_column.selectbox("Ranked by", api.TOP_BY, format_func=str.capitalize)
-limit = limit_column.slider("How many", min_value=5, max_value=50, value=10, step=5)
+by_column, limit_column, min_views_column = st.columns(3)
+by = by_column.selectbox("Ranked by", api.TOP_BY, format_func=str.capitalize, key="by", bind="query-params")
+limit = limit_column.slider("How many", min_value=5, max_value=50, value=10, step=5, key="limit", bind="query-params")
+min_views = 0
+if by == "conversion":
+    min_views = int(
+        min_views_column.number_input(
+            "Minimum views",
+            min_value=0,
+            max_value=1_000_000,
+            value=DEFAULT_MIN_VIEWS,
+            step=10,
+            key="minViews",
+            bind="query-params",
+            help="Content with fewer views in the range is left out of the ranking.",
+        )
+    )
 items: list[dict[str, Any]] = []
 try:
-    items = client.top_content(by, period.start, period.end, limit)["items"]
+    items = client.top_content(by, period.start, period.end, limit, min_views)["items"]
 except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
@@ -46,20 +65,37 @@ else:
             column_order=("contentId", "views", "purchases", "revenue", "conversionRate"),
             column_config={
                 "contentId": st.column_config.TextColumn("Content"),
-                "views": st.column_config.NumberColumn("Views"),
-                "purchases": st.column_config.NumberColumn("Purchases"),
-                "revenue": st.column_config.NumberColumn(f"Revenue ({config.currency})", format="%.2f"),
-                "conversionRate": st.column_config.NumberColumn("Conversion", format="%.2f%%"),
+                "views": tables.count_column("Views"),
+                "purchases": tables.count_column("Purchases"),
+                "revenue": tables.money_column("Revenue", config.currency),
+                "conversionRate": tables.rate_column("Conversion"),
             },
         )
+        tables.download(
+            "Top content (CSV)",
+            tables.csv_bytes(items, list(items[0])),
+            f"top-content-{by}-{period.first}-{period.last}.csv",
+            key="csv-top",
+        )
+    elif min_views:
+        st.info(f"No content has {min_views:,} views or more in this range.")
     else:
         st.info("No data in this range.")
 
 st.subheader("Funnel")
+# Any content, not only the rows above: the most viewed of the range to pick from, or type an id.
+try:
+    viewed = client.top_content("views", period.start, period.end, PICKER_SIZE)["items"]
+except api.AnalyticsError:
+    viewed = items  # the funnel below says what failed
 content_id = st.selectbox(
     "Content",
-    [None, *(item["contentId"] for item in items)],
+    [None, *dict.fromkeys(item["contentId"] for item in [*items, *viewed])],
     format_func=lambda choice: "All content" if choice is None else choice,
+    accept_new_options=True,
+    key="content",
+    bind="query-params",
+    help=f"The {PICKER_SIZE} most viewed in the range; type any other content id.",
 )
 try:
     funnel = client.funnel(period.start, period.end, content_id)
@@ -69,6 +105,12 @@ else:
     if funnel["steps"] and funnel["steps"][0]["count"]:
         st.metric("Views that ended in a purchase", format.percent(funnel["overallRate"]))
         st.plotly_chart(funnel_chart(funnel["steps"]), key="funnel-chart")
+        tables.download(
+            "Funnel (CSV)",
+            tables.csv_bytes(funnel["steps"], ("step", "count", "rate")),
+            f"funnel-{content_id or 'all'}-{period.first}-{period.last}.csv",
+            key="csv-funnel",
+        )
     else:
         st.info("No data in this range.")
 
@@ -79,7 +121,19 @@ except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
     if any(day["active"] for day in users["days"]):
-        st.plotly_chart(new_vs_returning_chart(users["days"]), key="users-chart")
-        st.plotly_chart(heatmap_chart(users["heatmap"]), key="heatmap-chart")
+        st.plotly_chart(new_vs_returning_chart(users["days"], tz), key="users-chart")
+        tables.download(
+            "New and returning users (CSV)",
+            tables.csv_bytes(users["days"], list(users["days"][0])),
+            f"users-{period.first}-{period.last}.csv",
+            key="csv-users",
+        )
+        st.plotly_chart(heatmap_chart(users["heatmap"], tz), key="heatmap-chart")
+        tables.download(
+            "Active users by weekday and hour (CSV)",
+            tables.csv_bytes(users["heatmap"], ("weekday", "hour", "activeUsers")),
+            f"users-heatmap-{period.first}-{period.last}.csv",
+            key="csv-heatmap",
+        )
     else:
         st.info("No data in this range.")

@@ -1,4 +1,4 @@
-"""The history page: one metric over a range of days, against the same number of days before it."""
+"""The history page: one metric over whole buckets, against as many buckets just before them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import api
+from dashboard import api, format, tables
+from dashboard.comparison import (
+    BUCKET_LIMIT,
+    DEFAULT_MINUTE_WINDOW,
+    MINUTE_WINDOWS,
+    NotBegun,
+    compare_days,
+    compare_last_minutes,
+    describe,
+)
 from dashboard.history_charts import (
     METRIC_LABELS,
+    change,
     change_text,
     comparison_chart,
     has_data,
@@ -17,69 +27,142 @@ from dashboard.history_charts import (
 )
 from dashboard.login import ensure_logged_in
 from dashboard.resources import settings
+from server.analytics.buckets import TooManyBuckets
 
 ensure_logged_in()  # the login of app.py, also for a run that did not pass through it
 
 config = settings()
 client = api.analytics()
+WINDOW_NAMES = {"15m": "15 minutes", "1h": "1 hour", "3h": "3 hours", "6h": "6 hours", "12h": "12 hours"}
 
 st.title("History")
 
-dates_column, zone_column, interval_column, metric_column = st.columns([2, 1.4, 1, 1.4])
-default = api.Period.last_days(30, config.timezone, datetime.now(UTC))
-picked = dates_column.date_input("Dates", (default.first, default.last), format="YYYY-MM-DD")
-tz = zone_column.selectbox("Time zone", api.zone_choices(config.timezone))
-interval = interval_column.selectbox("Interval", api.INTERVALS, index=api.INTERVALS.index("day"))
-metric = metric_column.selectbox("Metric", api.METRICS, format_func=METRIC_LABELS.__getitem__)
-
-if len(picked) != 2:
-    st.info("Pick the last day of the range.")
-    st.stop()
-period = api.Period(picked[0], picked[1], tz)
-previous = period.previous()
-query = api.timeseries_params(metric, period.start, period.end, interval, tz)
-
+# Every choice is bound to the URL by its label (`?interval=week&metric=Views&dates=...`; a default
+# is left out): a link shows this view.
+range_column, zone_column, interval_column, metric_column = st.columns([2, 1.4, 1, 1.4])
+tz = zone_column.selectbox("Time zone", api.zone_choices(config.timezone), key="tz", bind="query-params")
+interval = interval_column.selectbox(
+    "Interval", api.INTERVALS, index=api.INTERVALS.index("day"), key="interval", bind="query-params"
+)
+metric = metric_column.selectbox(
+    "Metric", api.METRICS, format_func=METRIC_LABELS.__getitem__, key="metric", bind="query-params"
+)
+now = datetime.now(UTC)
 try:
-    current = client.timeseries(metric, period.start, period.end, interval, tz)
-    if not has_data(metric, current["points"]):
+    if interval == "minute":
+        # A day of minutes is more than the sidecar answers: minutes look back from now.
+        window = range_column.selectbox(
+            "Last",
+            list(MINUTE_WINDOWS),
+            index=list(MINUTE_WINDOWS).index(DEFAULT_MINUTE_WINDOW),
+            format_func=WINDOW_NAMES.__getitem__,
+            key="window",
+            bind="query-params",
+        )
+        comparison = compare_last_minutes(window, tz, now)
+    else:
+        default = api.Period.last_days(30, config.timezone, now)
+        picked = range_column.date_input(
+            "Dates", (default.first, default.last), format="YYYY-MM-DD", key="dates", bind="query-params"
+        )
+        if len(picked) != 2:
+            st.info("Pick the last day of the range.")
+            st.stop()
+        comparison = compare_days(picked[0], picked[1], interval, tz, now)
+except TooManyBuckets:
+    st.warning(
+        f"These dates hold more than {BUCKET_LIMIT:,} {interval} buckets, more than the sidecar answers: "
+        "choose fewer days or a larger interval."
+    )
+    st.stop()
+except NotBegun:
+    st.info("This range has not begun yet.")
+    st.stop()
+
+so_far, previous, like = comparison.so_far, comparison.previous, comparison.previous_so_far
+current_query = api.timeseries_params(metric, *so_far.bounds(tz), interval, tz)
+previous_query = api.timeseries_params(metric, *previous.bounds(tz), interval, tz)
+try:
+    current = client.timeseries(metric, *so_far.bounds(tz), interval, tz)
+    before = client.timeseries(metric, *previous.bounds(tz), interval, tz)
+    if not has_data(metric, current["points"]) and not has_data(metric, before["points"]):
         st.info("No data in this range.")
         st.stop()
-    before = client.timeseries(metric, previous.start, previous.end, interval, tz)
-    csv = client.csv(api.TIMESERIES, query)
+    # While buckets are still to come, the totals set the buckets so far against as many of the
+    # previous period's: the sidecar totals that shorter range (distinct users and rates do not add up).
+    before_total = client.timeseries(metric, *like.bounds(tz), interval, tz)["total"] if like != previous else None
+    current_csv = client.csv(api.TIMESERIES, current_query)
+    previous_csv = client.csv(api.TIMESERIES, previous_query)
 except api.AnalyticsError as exc:
     st.error(str(exc))
     st.stop()
+compared = before["total"] if before_total is None else before_total
 
-st.caption(f"{period.label()} ({tz}), compared with the {period.days} days before: {previous.label()}")
+count = comparison.current.count
+this_period = f"This period: {describe(comparison.current, interval, tz)} · {comparison.units(count)}"
+if comparison.in_progress:
+    this_period += f", {comparison.begun:,} so far"
+if comparison.under_way:
+    # Its last bucket is set against a whole one: say so rather than let a dip at the end alarm.
+    this_period += ", the last still under way"
+st.caption(f"{this_period} · {tz}")
+st.caption(f"Previous period: {describe(previous, interval, tz)} · the {comparison.units(count)} just before")
+if comparison.in_progress:
+    st.caption(
+        f"The rest of this period is still to come: the totals compare its {comparison.units(comparison.begun)} "
+        f"so far ({describe(so_far, interval, tz)}) with the first {comparison.units(comparison.begun)} "
+        f"of the previous period ({describe(like, interval, tz)})."
+    )
+
 label = METRIC_LABELS[metric]
+this_label, before_label = "this period", "previous period"
+if comparison.in_progress:
+    this_label, before_label = "this period so far", f"previous period, first {comparison.units(comparison.begun)}"
 if metric == "transactions":
     columns = st.columns(4)
     for column, key in zip(columns, ("total", "pending", "completed", "failed"), strict=True):
         column.metric(
             key.capitalize(),
             total_text(metric, current["total"][key], config.currency),
-            change_text(metric, current["total"][key], before["total"][key], config.currency),
-            delta_color="inverse" if key == "failed" else "normal",
+            change_text(metric, current["total"][key], compared[key], config.currency),
+            **format.delta_style(
+                change(metric, current["total"][key], compared[key]), "inverse" if key == "failed" else "normal"
+            ),
             border=True,
         )
-    figure = transactions_chart(current["points"], before["points"], tz=tz)
+    figure = transactions_chart(
+        current["points"], before["points"], xs=comparison.local_starts(), tz=tz, interval=interval
+    )
 else:
     this_column, before_column = st.columns(2)
     this_column.metric(
-        f"{label}, this period",
+        f"{label}, {this_label}",
         total_text(metric, current["total"], config.currency),
-        change_text(metric, current["total"], before["total"], config.currency),
+        change_text(metric, current["total"], compared, config.currency),
+        **format.delta_style(change(metric, current["total"], compared)),
         border=True,
     )
-    before_column.metric(f"{label}, previous period", total_text(metric, before["total"], config.currency))
-    figure = comparison_chart(current["points"], before["points"], metric=metric, tz=tz, currency=config.currency)
+    before_column.metric(f"{label}, {before_label}", total_text(metric, compared, config.currency))
+    figure = comparison_chart(
+        current["points"],
+        before["points"],
+        xs=comparison.local_starts(),
+        metric=metric,
+        tz=tz,
+        currency=config.currency,
+        interval=interval,
+    )
 
 st.plotly_chart(figure, key="history-chart")
-st.download_button(
-    "Download CSV",
-    csv,
-    file_name=f"{metric}-{interval}-{period.first}-{period.last}.csv",
-    mime="text/csv",
-    on_click="ignore",
-    icon=":material/download:",
-)
+this_download, previous_download = st.columns(2)
+with this_download:
+    tables.download(
+        "This period (CSV)", current_csv, f"{metric}-{interval}-{so_far.start:%Y%m%dT%H%M}.csv", key="csv-current"
+    )
+with previous_download:
+    tables.download(
+        "Previous period (CSV)",
+        previous_csv,
+        f"{metric}-{interval}-{previous.start:%Y%m%dT%H%M}.csv",
+        key="csv-previous",
+    )

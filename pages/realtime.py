@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import time
 from decimal import Decimal
+from typing import Any
 
 import streamlit as st
 
-from dashboard import alert_notices, format, widgets
+from dashboard import alert_notices, format, tables, widgets
 from dashboard.charts import line_chart
 from dashboard.login import ensure_logged_in
 from dashboard.resources import live_subscription, settings, settled_heap
@@ -26,17 +27,37 @@ symbol = format.money(0, currency).replace("0.00", "").replace("0", "")
 st.title("Realtime metrics")
 
 
-def _money_change(view: LiveView, section: str, key: str) -> str | None:
+def _money_change(view: LiveView, section: str, key: str) -> dict[str, Any]:
+    """`st.metric`'s delta arguments for an amount's change since the previous snapshot."""
     if view.previous is None or view.latest is None:
-        return None
+        return {}
     change = Decimal(str(view.latest[section][key])) - Decimal(str(view.previous[section][key]))
-    return format.money_delta(change, currency)
+    return {"delta": format.money_delta(change, currency), **format.delta_style(change)}
 
 
-def _count_change(view: LiveView, section: str, key: str) -> int | None:
+def _count_change(view: LiveView, section: str, key: str) -> dict[str, Any]:
     if view.previous is None or view.latest is None:
-        return None
-    return view.latest[section][key] - view.previous[section][key]
+        return {}
+    change = view.latest[section][key] - view.previous[section][key]
+    return {"delta": change, **format.delta_style(change)}
+
+
+def _trend(view: LiveView, section: str, key: str) -> list[float]:
+    """The card's sparkline: the value over the snapshots the page keeps (oldest first)."""
+    return [float(s[section][key]) for s in view.snapshots]
+
+
+def _snapshots_csv(view: LiveView) -> bytes:
+    rows = [
+        {
+            "timestamp": s["timestamp"],
+            "snapshotId": s["snapshotId"],
+            "revenueToday": s["revenue"]["today"],
+            "activeUsersNow": s["activeUsers"]["current"],
+        }
+        for s in view.snapshots
+    ]
+    return tables.csv_bytes(rows, ("timestamp", "snapshotId", "revenueToday", "activeUsersNow"))
 
 
 def _connection(view: LiveView) -> None:
@@ -96,18 +117,29 @@ def _numbers(view: LiveView) -> None:
     st.subheader("Revenue")
     today, total, week, month = st.columns([1.4, 1, 1, 1])
     today.metric(
-        "Today", format.money(revenue["today"], currency), _money_change(view, "revenue", "today"), border=True
+        "Today",
+        format.money(revenue["today"], currency),
+        **_money_change(view, "revenue", "today"),
+        chart_data=_trend(view, "revenue", "today"),
+        chart_type="area",
+        border=True,
     )
-    total.metric("Total", format.money(revenue["total"], currency), _money_change(view, "revenue", "total"))
-    week.metric("This week", format.money(revenue["thisWeek"], currency), _money_change(view, "revenue", "thisWeek"))
+    total.metric("Total", format.money(revenue["total"], currency), **_money_change(view, "revenue", "total"))
+    week.metric("This week", format.money(revenue["thisWeek"], currency), **_money_change(view, "revenue", "thisWeek"))
     month.metric(
-        "This month", format.money(revenue["thisMonth"], currency), _money_change(view, "revenue", "thisMonth")
+        "This month", format.money(revenue["thisMonth"], currency), **_money_change(view, "revenue", "thisMonth")
     )
 
     st.subheader("Active users")
     current, day, peak = st.columns(3)
-    current.metric("Now (last 5 min)", format.count(users["current"]), _count_change(view, "activeUsers", "current"))
-    day.metric("Today", format.count(users["today"]), _count_change(view, "activeUsers", "today"))
+    current.metric(
+        "Now (last 5 min)",
+        format.count(users["current"]),
+        **_count_change(view, "activeUsers", "current"),
+        chart_data=_trend(view, "activeUsers", "current"),
+        border=True,
+    )
+    day.metric("Today", format.count(users["today"]), **_count_change(view, "activeUsers", "today"))
     peak.metric("Peak (24 h)", format.count(users["peak24h"]))
 
     st.subheader("Transactions")
@@ -126,9 +158,9 @@ def _numbers(view: LiveView) -> None:
 
     st.subheader("Content performance")
     views, purchases, conversion = st.columns(3)
-    views.metric("Views", format.count(content["totalViews"]), _count_change(view, "content", "totalViews"))
+    views.metric("Views", format.count(content["totalViews"]), **_count_change(view, "content", "totalViews"))
     purchases.metric(
-        "Purchases", format.count(content["totalPurchases"]), _count_change(view, "content", "totalPurchases")
+        "Purchases", format.count(content["totalPurchases"]), **_count_change(view, "content", "totalPurchases")
     )
     conversion.metric("Conversion rate", format.percent(content["conversionRate"]))
 
@@ -139,13 +171,23 @@ def _numbers(view: LiveView) -> None:
             lambda s: s["revenue"]["today"],
             title="Revenue today",
             color=widgets.GREEN,
+            tz=config.timezone,
             money_prefix=symbol,
         ),
         key="revenue-chart",
     )
     users_chart.plotly_chart(
-        line_chart(view.snapshots, lambda s: s["activeUsers"]["current"], title="Active users", color="#3b82f6"),
+        line_chart(
+            view.snapshots,
+            lambda s: s["activeUsers"]["current"],
+            title="Active users",
+            color="#3b82f6",
+            tz=config.timezone,
+        ),
         key="users-chart",
+    )
+    tables.download(
+        "Last snapshots (CSV)", _snapshots_csv(view), f"snapshots-{data['snapshotId']}.csv", key="csv-snapshots"
     )
 
 

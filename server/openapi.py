@@ -18,7 +18,16 @@ from pydantic import BaseModel, TypeAdapter
 
 from server.alerts.monitor import AlertsQuery
 from server.analytics.buckets import INTERVALS
-from server.analytics.params import MAX_BUCKETS, METRICS, TOP_BY, FunnelQuery, SeriesQuery, TopQuery, UsersQuery
+from server.analytics.params import (
+    MAX_BUCKETS,
+    MAX_MIN_VIEWS,
+    METRICS,
+    TOP_BY,
+    FunnelQuery,
+    SeriesQuery,
+    TopQuery,
+    UsersQuery,
+)
 from server.events import Event, EventBatch
 from server.fields import COMPONENT_KEY, TIME_ZONE_SCHEMA
 from server.query import parameter_names
@@ -229,6 +238,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "from": _TIME,
             "to": _TIME,
             "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+            "minViews": {"type": "integer", "minimum": 0, "maximum": MAX_MIN_VIEWS},
             "items": {
                 "type": "array",
                 "items": _object(

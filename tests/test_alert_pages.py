@@ -93,6 +93,7 @@ def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
     assert list(record["State"]) == ["firing", "resolved (silenced)"]
     assert list(record["Resolved"]) == ["—", "2026-11-27 10:05:00 UTC"]
     assert list(page.dataframe[2].value["name"]) == ["busy"]
+    assert [b.label for b in page.get("download_button")] == ["Latest firings (CSV)", "Rules (CSV)"]
 
 
 def test_the_alerts_page_says_when_nothing_fires_and_when_the_sidecar_fails(

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 import dashboard.resources
+from dashboard.settings import DashboardSettings
 from dashboard.subscription import LiveView
 from metrics_client import ConnectionState
 
@@ -99,8 +101,8 @@ def test_every_value_is_rendered_with_its_change(fake: FakeSubscription) -> None
     assert metrics(page) == {
         "Today": ("$5,432.50", "+$12.50"),
         "Total": ("$125,013.00", "+$12.50"),
-        "This week": ("$32,100.00", "+$0.00"),
-        "This month": ("$98,500.00", "+$0.00"),
+        "This week": ("$32,100.00", "$0.00"),
+        "This month": ("$98,500.00", "$0.00"),
         "Now (last 5 min)": ("40", "-2"),
         "Today (users)": ("1,250", "0"),
         "Peak (24 h)": ("89", ""),
@@ -108,6 +110,45 @@ def test_every_value_is_rendered_with_its_change(fake: FakeSubscription) -> None
         "Purchases": ("5,380", "0"),
         "Conversion rate": ("4.30%", ""),
     }
+
+
+def test_a_change_is_coloured_by_its_sign_and_no_change_is_grey_without_an_arrow(fake: FakeSubscription) -> None:
+    after = snapshot(2, revenue__today=5432.50, activeUsers__current=40)
+    page = run(fake, live(snapshot(1), after))
+    shown: dict[str, tuple[str, int]] = {}
+    for m in page.metric:  # the revenue "Today" comes before the users' one
+        shown.setdefault(m.label, (MetricProto.MetricColor.Name(m.proto.color), m.proto.direction))
+    up, down, none = MetricProto.MetricDirection.UP, MetricProto.MetricDirection.DOWN, MetricProto.MetricDirection.NONE
+    assert shown["Today"] == ("GREEN", up)  # +$12.50
+    assert shown["This week"] == ("GRAY", none)  # $0.00: not a rise
+    assert shown["Now (last 5 min)"] == ("RED", down)  # -2
+    assert shown["Views"] == ("GRAY", none)  # 0
+
+
+def test_the_revenue_and_users_cards_carry_sparklines_of_the_kept_snapshots(fake: FakeSubscription) -> None:
+    snapshots = [snapshot(i, revenue__today=100.0 + i, activeUsers__current=i % 4) for i in range(1, 21)]
+    page = run(fake, live(*snapshots, restamp=False))
+    sparklines = {m.label: list(m.proto.chart_data) for m in page.metric if m.proto.chart_data}
+    assert sparklines == {
+        "Today": [100.0 + i for i in range(1, 21)],
+        "Now (last 5 min)": [float(i % 4) for i in range(1, 21)],
+    }
+
+
+def test_charts_are_in_the_dashboards_zone_counts_on_whole_ticks_and_downloadable(
+    fake: FakeSubscription, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = DashboardSettings(timezone="Europe/Berlin")
+    monkeypatch.setattr(dashboard.resources, "settings", lambda: config)
+    snapshots = [snapshot(i, activeUsers__current=i % 3) for i in range(1, 4)]
+    page = run(fake, live(*snapshots, restamp=False))
+    charts = {chart.key: json.loads(chart.proto.spec) for chart in page.get("plotly_chart")}
+    users = charts["users-chart"]
+    assert users["data"][0]["x"][0] == "2026-11-27T11:00:01"  # 10:00:01 UTC on Berlin's clock
+    assert users["layout"]["xaxis"]["title"]["text"] == "Time (Europe/Berlin)"
+    assert (users["layout"]["yaxis"]["tickformat"], users["layout"]["yaxis"]["dtick"]) == (",d", 1)
+    assert "tickformat" not in charts["revenue-chart"]["layout"]["yaxis"]  # money keeps its cents
+    assert [b.label for b in page.get("download_button")] == ["Last snapshots (CSV)"]
 
 
 def test_transaction_states_have_their_colours(fake: FakeSubscription) -> None:

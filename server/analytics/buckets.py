@@ -86,3 +86,21 @@ def buckets(start: datetime, end: datetime, interval: Interval, zone: ZoneInfo, 
         edges.append(Bucket(cursor, following))
         cursor = following
     return edges
+
+
+def buckets_before(end: datetime, count: int, interval: Interval, zone: ZoneInfo) -> list[Bucket]:
+    """The `count` whole buckets that end at `end` (a bucket edge), oldest first.
+
+    Each step back takes the bucket that holds the instant just before the edge, so a 23- or
+    25-hour day, a 28-day month and the two passes of a repeated hour are each one bucket.
+    """
+    if count < 0:
+        raise ValueError("`count` must not be negative")
+    edges: list[Bucket] = []
+    cursor = end.astimezone(UTC)
+    for _ in range(count):
+        start = _period_start(cursor - timedelta(microseconds=1), interval, zone)
+        edges.append(Bucket(start, cursor))
+        cursor = start
+    edges.reverse()
+    return edges

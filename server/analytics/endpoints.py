@@ -121,6 +121,8 @@ async def top_content(request: Request) -> Response:
     query = params.parse_top(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
     figures = await _read(service, lambda conn: rollups.content_figures(conn, rng.start, rng.end))
+    # A rate over a handful of views says little: `minViews` keeps such content out of every ranking.
+    figures = [f for f in figures if f.views >= query.min_views]
     # Rank on exact integers (and the rounded rate for `conversion`, as shown), then build only
     # the items returned: a catalogue has thousands of entries, an answer a handful.
     if query.by == "conversion":
@@ -140,7 +142,14 @@ async def top_content(request: Request) -> Response:
         }
         for f in ranked
     ]
-    body = {"by": query.by, "from": _ts(rng.start), "to": _ts(rng.end), "limit": query.limit, "items": items}
+    body = {
+        "by": query.by,
+        "from": _ts(rng.start),
+        "to": _ts(rng.end),
+        "limit": query.limit,
+        "minViews": query.min_views,
+        "items": items,
+    }
     columns = ("contentId", "views", "purchases", "revenue", "conversionRate")
     return _answer(request, body, items, columns, f"top-content-{query.by}")
 

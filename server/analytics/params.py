@@ -26,6 +26,7 @@ Format = Literal["json", "csv"]
 METRICS: tuple[str, ...] = get_args(Metric)
 TOP_BY: tuple[str, ...] = get_args(TopBy)
 MAX_BUCKETS = 1000
+MAX_MIN_VIEWS = 1_000_000_000
 DEFAULT_SPAN: dict[str, timedelta] = {
     "minute": timedelta(hours=1),
     "hour": timedelta(days=1),
@@ -76,6 +77,11 @@ class TopQuery(BaseModel):
 
     by: Annotated[TopBy, Field(description="Ranking.")] = "views"
     limit: Annotated[int, *whole_number(1, 100), Field(description="How many.")] = 10
+    minViews: Annotated[
+        int,
+        *whole_number(0, MAX_MIN_VIEWS),
+        Field(description="Leave out content with fewer views than this in the range (default 0: none left out)."),
+    ] = 0
     start: From = None
     to: To = None
     tz: Tz = None
@@ -148,12 +154,14 @@ def parse_series(query: QueryParams, *, now: datetime, default_tz: str) -> Serie
 class Top:
     by: str
     limit: int
+    min_views: int
     range: Range
 
 
 def parse_top(query: QueryParams, *, now: datetime, default_tz: str) -> Top:
     parsed = parse_query(TopQuery, query)
-    return Top(parsed.by, parsed.limit, resolve_range(parsed, now=now, default_tz=default_tz, span=timedelta(days=30)))
+    rng = resolve_range(parsed, now=now, default_tz=default_tz, span=timedelta(days=30))
+    return Top(parsed.by, parsed.limit, parsed.minViews, rng)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.analytics.buckets import INTERVALS, Bucket, Interval, TooManyBuckets, buckets
+from server.analytics.buckets import INTERVALS, Bucket, Interval, TooManyBuckets, buckets, buckets_before
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -260,3 +260,43 @@ def test_an_end_not_after_the_start_is_refused(delta: timedelta) -> None:
     start = utc("2026-04-01 00:00")
     with pytest.raises(ValueError, match="after"):
         buckets(start, start + delta, "day", AUCKLAND, LIMIT)
+
+
+# --- buckets_before ---------------------------------------------------------------------------------
+
+
+def test_days_before_the_25_hour_day_step_back_a_local_day_each() -> None:
+    end = local(AUCKLAND, 2026, 4, 6)  # Mon 6 Apr 00:00 NZST (+12)
+    result = buckets_before(end, 3, "day", AUCKLAND)
+    assert edges_of(result) == spans("2026-04-02 11:00", "2026-04-03 11:00", "2026-04-04 11:00", "2026-04-05 12:00")
+
+
+def test_hours_before_the_end_of_the_fall_back_day_count_the_repeated_hour_twice() -> None:
+    end = local(AUCKLAND, 2026, 4, 5, 4)  # 04:00 NZST; 02:00-03:00 came twice before it
+    result = buckets_before(end, 4, "hour", AUCKLAND)
+    assert edges_of(result) == spans(
+        "2026-04-04 12:00", "2026-04-04 13:00", "2026-04-04 14:00", "2026-04-04 15:00", "2026-04-04 16:00"
+    )
+    assert local_starts(result, AUCKLAND) == [
+        "2026-04-05 01:00+1300",
+        "2026-04-05 02:00+1300",
+        "2026-04-05 02:00+1200",
+        "2026-04-05 03:00+1200",
+    ]
+
+
+def test_months_before_step_over_short_months_and_the_year_end() -> None:
+    end = local(AUCKLAND, 2027, 3, 1)  # Mon 1 Mar 2027 00:00 NZDT
+    result = buckets_before(end, 3, "month", AUCKLAND)
+    assert local_starts(result, AUCKLAND) == ["2026-12-01 00:00+1300", "2027-01-01 00:00+1300", "2027-02-01 00:00+1300"]
+    assert result[-1].end == end
+
+
+def test_weeks_before_end_on_the_given_monday_and_none_is_empty() -> None:
+    end = local(AUCKLAND, 2026, 9, 28)  # Mon 28 Sep 00:00 NZDT, the day after the spring change
+    result = buckets_before(end, 2, "week", AUCKLAND)
+    assert local_starts(result, AUCKLAND) == ["2026-09-14 00:00+1200", "2026-09-21 00:00+1200"]
+    assert result[-1].end == end
+    assert buckets_before(end, 0, "week", AUCKLAND) == []
+    with pytest.raises(ValueError, match="negative"):
+        buckets_before(end, -1, "week", AUCKLAND)

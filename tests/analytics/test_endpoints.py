@@ -454,6 +454,34 @@ def test_top_content_ranks_with_a_deterministic_tie_order(
     assert [item["contentId"] for item in limited["items"]] == order[:3]
 
 
+@pytest.mark.parametrize(
+    ("by", "min_views", "order"),
+    [
+        # c-e (0 views), c-f (1) and c-c (2) have too few views to rank at 3; c-a, c-b and c-d have 4.
+        ("conversion", "3", ["c-b", "c-a", "c-d"]),
+        ("conversion", "2", ["c-b", "c-c", "c-a", "c-d"]),
+        ("revenue", "4", ["c-a", "c-d", "c-b"]),
+        ("views", "5", []),
+        ("conversion", "0", ["c-b", "c-c", "c-a", "c-d", "c-f", "c-e"]),
+    ],
+)
+def test_top_content_leaves_out_content_with_fewer_views_than_min_views(
+    client: TestClient, writer: Writer, by: str, min_views: str, order: list[str]
+) -> None:
+    _content(writer)
+    body = get_json(client, TOP, {"by": by, "minViews": min_views, **OCTOBER_WEEK})
+    assert body["minViews"] == int(min_views)
+    assert [as_text(item) for item in body["items"]] == [as_text({"contentId": cid, **FIGURES[cid]}) for cid in order]
+    answer = client.get(TOP, params={"by": by, "minViews": min_views, "format": "csv", **OCTOBER_WEEK})
+    assert [row["contentId"] for row in csv.DictReader(io.StringIO(answer.text))] == order
+
+
+def test_top_content_without_min_views_leaves_nothing_out(client: TestClient, writer: Writer) -> None:
+    _content(writer)
+    body = get_json(client, TOP, {"by": "conversion", **OCTOBER_WEEK})
+    assert body["minViews"] == 0 and len(body["items"]) == 6
+
+
 def test_funnel_overall_and_for_one_content(client: TestClient, writer: Writer) -> None:
     _content(writer)
 
@@ -712,6 +740,9 @@ def test_an_unknown_metric_gets_the_contract_error_shape(client: TestClient) -> 
         (TOP, {"limit": "-1", **DAY}, ["limit"]),
         (TOP, {"limit": "ten", **DAY}, ["limit"]),
         (TOP, {"from": "2026-10-02", "to": "2026-10-01"}, ["to"]),
+        (TOP, {"minViews": "-1", **DAY}, ["minViews"]),
+        (TOP, {"minViews": "1.5", **DAY}, ["minViews"]),
+        (TOP, {"minViews": "1000000001", **DAY}, ["minViews"]),
         (FUNNEL, {"from": "2026-10-01T00:00:00+25:00", "to": "2026-10-02"}, ["from"]),
         (FUNNEL, {"contentId": "c" * 201, **DAY}, ["contentId"]),
         (USERS, {"part": "weeks", **DAY}, ["part"]),
@@ -756,6 +787,7 @@ REPEATABLE = [
     (TOP, {}, "by", ("views", "revenue")),
     (TOP, {}, "limit", ("5", "5")),  # the same value twice is refused too
     (TOP, {}, "tz", ("UTC", "UTC")),
+    (TOP, {}, "minViews", ("0", "10")),
     (FUNNEL, {}, "contentId", ("c-1", "c-2")),
     (FUNNEL, {}, "from", ("2026-10-01", "2026-10-02")),
     (USERS, {}, "part", ("days", "heatmap")),

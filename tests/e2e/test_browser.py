@@ -346,3 +346,45 @@ def test_old_numbers_show_stale_not_live_and_the_dashboard_recovers_by_itself_af
         sidecar.stop()
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_a_history_link_reproduces_its_view_and_the_tv_view_has_no_navigation(tmp_path: Path) -> None:
+    """`?embed=true` shows the page alone; a choice made on the page goes into the URL, and opening
+    that URL again shows the same view."""
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    env, api_url, dashboard_url = _environment(tmp_path)
+    screenshot = ROOT / "test-artifacts" / "dashboard-history-tv.png"
+    screenshot.parent.mkdir(exist_ok=True)
+    with _run_sh(env, tmp_path / "run.log") as process, httpx.Client(trust_env=False) as http:
+        _wait_for("the sidecar's /health", lambda: _answers(http, f"{api_url}/health"), process)
+        _wait_for("the dashboard", lambda: _answers(http, f"{dashboard_url}/_stcore/health"), process)
+        sale = {"type": "transaction", "id": "e2e-h", "userId": "u-h", "amount": "12.34", "status": "completed"}
+        view = {"type": "content_view", "contentId": "c-h", "userId": "u-h"}
+        for event in (sale, view):
+            assert http.post(f"{api_url}/api/v1/events", json=event).status_code == 200
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                page.goto(f"{dashboard_url}/history?embed=true&interval=week")
+                expect(page.get_by_role("heading", name="History", exact=True)).to_be_visible(timeout=30_000)
+                expect(page.get_by_text(re.compile(r"This period: .* · \d weeks"))).to_be_visible(timeout=30_000)
+                expect(page.get_by_text("$12.34", exact=True)).to_be_visible()
+                expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+                page.screenshot(path=str(screenshot), full_page=True)
+
+                metric = page.get_by_test_id("stSelectbox").filter(has_text="Metric")
+                metric.get_by_role("combobox").click()
+                page.get_by_role("option", name="Views", exact=True).click()
+                expect(page).to_have_url(re.compile(r"[?&]metric=Views(&|$)"), timeout=15_000)
+                assert "interval=week" in page.url and "embed=true" in page.url
+                expect(page.get_by_text("Views, this period", exact=True)).to_be_visible(timeout=30_000)
+
+                again = browser.new_page(viewport={"width": 1400, "height": 1200})
+                again.goto(page.url)
+                expect(again.get_by_text("Views, this period", exact=True)).to_be_visible(timeout=30_000)
+                expect(again.get_by_text(re.compile(r"This period: .* · \d weeks"))).to_be_visible()
+            finally:
+                browser.close()
