@@ -27,8 +27,13 @@ ALWAYS = Rule("always", "activeUsers.current", "above", Decimal(-1), Decimal(-1)
 async def test_snapshots_come_as_an_async_iterator_in_id_order(settings: Settings) -> None:
     with serve(settings) as address:
         client = MetricsClient(f"ws://{address}/ws/metrics")
-        ids = []
+        ids: list[int] = []
         async for snapshot in client.snapshots():
+            if ids and snapshot["snapshotId"] == ids[-1]:
+                # On a loaded machine the next snapshot can be late: the same one comes again,
+                # marked stale (the only way an id repeats).
+                assert snapshot["stale"] is True
+                continue
             ids.append(snapshot["snapshotId"])
             if len(ids) == 3:
                 break
