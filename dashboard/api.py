@@ -54,22 +54,29 @@ class AnalyticsClient(ApiClient):
         return cls(settings.api_url, token=settings.token)
 
     def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
-        return self.get_json(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
+        return self._answer(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
 
     def top_content(self, by: str, start: str, end: str, limit: int, min_views: int = 0) -> dict[str, Any]:
-        return self.get_json(TOP_CONTENT, top_params(by, start, end, limit, min_views))
+        return self._answer(TOP_CONTENT, top_params(by, start, end, limit, min_views))
 
     def funnel(self, start: str, end: str, content_id: str | None = None) -> dict[str, Any]:
         params = {"from": start, "to": end}
         if content_id is not None:
             params["contentId"] = content_id
-        return self.get_json(FUNNEL, params)
+        return self._answer(FUNNEL, params)
 
     def users(self, start: str, end: str, tz: str) -> dict[str, Any]:
-        return self.get_json(USERS, {"from": start, "to": end, "tz": tz})
+        return self._answer(USERS, {"from": start, "to": end, "tz": tz})
 
     def alerts(self, limit: int = 50) -> dict[str, Any]:
-        return self.get_json(ALERTS, {"limit": str(limit)})
+        return self._answer(ALERTS, {"limit": str(limit)})
+
+    def _answer(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """An endpoint's JSON object (every analytics answer is one; the pages check its shape)."""
+        answer = self.get_json(path, params)
+        if not isinstance(answer, dict):
+            raise AnalyticsError(f"{path} answered {type(answer).__name__}, not a JSON object")
+        return answer
 
     def get_json(self, path: str, params: Mapping[str, str]) -> Any:
         answer = super().get_json(path, params)
@@ -194,7 +201,8 @@ class CachedAnalyticsClient(AnalyticsClient):
 
     def csv(self, path: str, params: Mapping[str, str]) -> bytes:
         fetch = functools.partial(AnalyticsClient.csv, self, path, params)
-        return _cached(fetch, self.api_url, "csv", path, tuple(sorted(params.items())))
+        body: bytes = _cached(fetch, self.api_url, "csv", path, tuple(sorted(params.items())))
+        return body
 
 
 @st.cache_resource

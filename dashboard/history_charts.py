@@ -47,7 +47,7 @@ def local_times(points: Sequence[Point], tz: str) -> list[datetime]:
 
 
 def point_value(metric: str, point: Point) -> float:
-    return point["total"] if metric == "transactions" else point["value"]
+    return float(point["total"] if metric == "transactions" else point["value"])
 
 
 def has_data(metric: str, points: Sequence[Point]) -> bool:

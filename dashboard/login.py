@@ -243,7 +243,9 @@ def _oidc_gate(auth: Mapping[str, Any], pages: Sequence[StreamlitPage]) -> None:
 
 def _oidc_providers(auth: Mapping[str, Any]) -> list[str | None]:
     """None for the provider set in [auth] itself, else the names of the [auth.<name>] sections."""
-    named = [name for name, value in auth.items() if isinstance(value, Mapping) and name != "client_kwargs"]
+    named: list[str | None] = [
+        name for name, value in auth.items() if isinstance(value, Mapping) and name != "client_kwargs"
+    ]
     return [None] if "client_id" in auth or not named else named
 
 

@@ -137,7 +137,7 @@ class SnapshotHub:
     def _drop(self, outbox: Outbox) -> None:
         self._outboxes.discard(outbox)
         self._events.discard(outbox)
-        self._deltas.discard(outbox)  # type: ignore[arg-type]
+        self._deltas.discard(outbox)
         self._paused.discard(outbox)
 
     async def wait_until_empty(self) -> None:

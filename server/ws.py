@@ -54,10 +54,9 @@ AUTH_TIMEOUT = 3.0  # seconds a socket without credentials in its handshake has 
 MAX_UNREAD_REPLIES = 32
 _PONG = _compact({"type": MessageType.PONG})
 _AUTH_OK = _compact({"type": MessageType.AUTH, "ok": True})
-# The `reason` label of `metrics_ws_closes` for each close code the server sends.
 _DELTA_START = f'{{"type":"{MessageType.DELTA}"'
-
-_CLOSE_REASONS = {
+# The `reason` label of `metrics_ws_closes` for each close code the server sends.
+_CLOSE_REASONS: dict[int, str] = {
     CloseCode.GOING_AWAY: "shutdown",
     CloseCode.POLICY_VIOLATION: "flooding",
     CloseCode.TOO_BIG: "frame_too_big",
@@ -207,7 +206,8 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
         if token is not None:
             token_sockets.discard(token.sha256, outbox)
         observability.sockets.dec()
-    observability.socket_closes.labels(_CLOSE_REASONS.get(close_code, "client") if close_code else "client").inc()
+    reason = _CLOSE_REASONS.get(close_code, "client") if close_code is not None else "client"
+    observability.socket_closes.labels(reason).inc()
     if close_code is not None:
         # A stalled peer cannot take even the close frame; its TCP connection is then ended
         # by the server's keepalive (no pong) instead.
@@ -238,7 +238,7 @@ async def _first_message_auth(
         except ValueError:
             request = None
         is_auth = isinstance(request, dict) and request.get("type") == MessageType.AUTH
-        presented = request.get("token") if is_auth else None
+        presented = request.get("token") if is_auth and isinstance(request, dict) else None
         presented = presented if isinstance(presented, str) else None
         refusal = check(registry.tokens, presented, "read")
         if refusal is None:
