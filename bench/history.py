@@ -149,7 +149,7 @@ async def _top10(figures: Awaitable[list[history.ContentFigures]]) -> list[tuple
 def http_medians(url: str, runs: int) -> dict[str, float]:
     """The product's answer times end to end, through a sidecar on a loopback port."""
     from server.settings import Settings
-    from tests.live import serve
+    from tests.support.live import serve
 
     settings = Settings(database_url=url, embedded=False, interval=60)
     now = datetime.now(UTC)

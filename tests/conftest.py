@@ -24,7 +24,7 @@ from server.app import create_app
 from server.settings import Settings
 from server.storage.db import create_database, create_engine, drop_database
 from server.storage.migrate import upgrade_to_head
-from tests.helpers import LocalClient
+from tests.support.helpers import LocalClient
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -22,7 +22,7 @@ from dashboard.subscription import LiveSubscription, LiveView
 from metrics_client import ConnectionState
 from server.alerts.rules import Rule
 from server.settings import Settings
-from tests.live import serve, wait_until
+from tests.support.live import serve, wait_until
 from tests.test_history_pages import FakeAnalytics
 from tests.test_pages import FakeSubscription, snapshot
 

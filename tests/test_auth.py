@@ -24,9 +24,9 @@ from server.auth import authenticate, digest, parse_tokens
 from server.errors import ConfigurationError
 from server.logs import RedactTokens
 from server.settings import Settings
-from tests.faults import free_port
-from tests.helpers import LocalClient
-from tests.live import wait_until
+from tests.support.faults import free_port
+from tests.support.helpers import LocalClient
+from tests.support.live import wait_until
 
 ROOT = Path(__file__).parents[1]
 READ, INGEST, ADMIN = "mt_read_token", "mt_ingest_token", "mt_admin_token"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.live import serve
+from tests.support.live import serve
 
 FAST = {"header_timeout": 1.0, "body_timeout": 1.0}
 

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from server.app import create_app
 from server.client_address import Network, parse_networks, resolve_client
 from server.settings import Settings
-from tests.helpers import LocalClient
-from tests.live import serve
+from tests.support.helpers import LocalClient
+from tests.support.live import serve
 
 TRUSTED: tuple[Network, ...] = (
     ipaddress.ip_network("10.0.0.0/8"),

@@ -20,7 +20,7 @@ import server.wire
 from server.hub import CloseRequest, Outbox
 from server.settings import Settings
 from server.wire import DirectWriter, text_frame
-from tests.live import RawPeer, prometheus_value, serve, wait_until
+from tests.support.live import RawPeer, prometheus_value, serve, wait_until
 
 FRAME = '{"type":"metrics","data":{"snapshotId":7}}'
 

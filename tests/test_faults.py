@@ -17,8 +17,8 @@ import pytest
 from websockets.sync.client import connect
 
 from server.settings import Settings
-from tests.faults import own_postgres, own_redis, postgres_binaries
-from tests.live import serve, wait_until
+from tests.support.faults import own_postgres, own_redis, postgres_binaries
+from tests.support.live import serve, wait_until
 
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None and not os.environ.get("CI"),

@@ -12,7 +12,7 @@ import httpx
 
 from server.auth import digest
 from server.file_permissions import readable_by_others
-from tests.faults import free_port
+from tests.support.faults import free_port
 
 ROOT = Path(__file__).parents[1]
 

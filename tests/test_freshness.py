@@ -31,10 +31,10 @@ from sqlalchemy import text
 
 from server.settings import Settings
 from server.storage.db import create_engine
-from tests.cluster import Instance, Watcher, healthy, start_instance, until
 from tests.conftest import _reset_postgres
-from tests.faults import own_redis
-from tests.live import RawPeer, prometheus_value, serve, serving, wait_until
+from tests.support.cluster import Instance, Watcher, healthy, start_instance, until
+from tests.support.faults import own_redis
+from tests.support.live import RawPeer, prometheus_value, serve, serving, wait_until
 
 INTERVAL = 1.0
 SLACK = 0.3  # scheduling and request time a busy test machine adds to what the server decides

@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from server.settings import Settings
-from tests.live import prometheus_value, serve, wait_until
+from tests.support.live import prometheus_value, serve, wait_until
 
 SEED = 20261127
 FRAME_LIMIT = 64 * 1024

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from server.backends.memory import MemoryBackend
 from server.hub import Outbox, SnapshotHub
 from server.snapshot import Snapshot
-from tests.helpers import refresh, service_of
+from tests.support.helpers import refresh, service_of
 
 
 def test_each_snapshot_is_cached_with_the_10_s_ttl_and_kept_in_history(client: TestClient, stack: str) -> None:

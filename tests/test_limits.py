@@ -14,7 +14,7 @@ from server.app import create_app
 from server.auth import digest, parse_tokens
 from server.limits import RateLimiter
 from server.settings import Settings
-from tests.helpers import LocalClient
+from tests.support.helpers import LocalClient
 
 
 def test_a_bucket_allows_its_burst_then_one_per_interval() -> None:

@@ -15,7 +15,7 @@ from server.fields import TIME_ZONES
 from server.routes import routes
 from server.settings import Settings
 from server.sse import STREAM_PATH
-from tests.helpers import LocalClient
+from tests.support.helpers import LocalClient
 
 
 def test_every_rest_route_is_described(client: TestClient) -> None:

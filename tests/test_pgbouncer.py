@@ -25,8 +25,8 @@ from server.settings import Settings
 from server.storage.db import create_database, create_engine, drop_database
 from server.storage.migrate import alembic_config
 from tests.conftest import POSTGRES_URL
-from tests.faults import PGBOUNCER, OwnPgBouncer, own_pgbouncer
-from tests.live import serve, wait_until
+from tests.support.faults import PGBOUNCER, OwnPgBouncer, own_pgbouncer
+from tests.support.live import serve, wait_until
 
 INTERVAL = 0.5
 

@@ -27,8 +27,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from server.settings import Settings
-from tests.faults import free_port
-from tests.live import serving, wait_until
+from tests.support.faults import free_port
+from tests.support.live import serving, wait_until
 
 ROOT = Path(__file__).parents[1]
 NGINX = Path("/usr/sbin/nginx")

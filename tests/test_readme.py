@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.live import serve, wait_until
+from tests.support.live import serve, wait_until
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"

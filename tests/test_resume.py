@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.merge_patch import apply_patch
 from server.settings import Settings
-from tests.helpers import LocalClient, refresh, service_of, sql
+from tests.support.helpers import LocalClient, refresh, service_of, sql
 
 
 def _latest(client: TestClient) -> int:

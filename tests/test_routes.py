@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from server.app import create_app
 from server.auth import parse_tokens
 from server.settings import Settings
-from tests.helpers import db_time, loop_of, refresh, service_of, sql
+from tests.support.helpers import db_time, loop_of, refresh, service_of, sql
 
 SPEC_EXAMPLE: dict[str, Any] = {
     "revenue": {"total": 125000.50, "today": 5420.00, "thisWeek": 32100.00, "thisMonth": 98500.00},

@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from metrics_client import ConnectionState, MetricsClient
 from server.storage.db import create_engine
-from tests.balancer import Balancer
-from tests.cluster import Instance, Watcher, healthy, start_instance, until
 from tests.conftest import REDIS_URL, _reset_postgres
+from tests.support.balancer import Balancer
+from tests.support.cluster import Instance, Watcher, healthy, start_instance, until
 
 ROOT = Path(__file__).parents[1]
 INTERVAL = 2.0

@@ -18,8 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from server.settings import Settings
-from tests.faults import OwnRedis, own_sentinel_group
-from tests.live import prometheus_value, serve, wait_until
+from tests.support.faults import OwnRedis, own_sentinel_group
+from tests.support.live import prometheus_value, serve, wait_until
 
 INTERVAL = 1.0
 CHANNEL = 'metrics_snapshots_received_total{via="channel"}'

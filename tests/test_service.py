@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import LocalClient, loop_of, refresh, service_of
+from tests.support.helpers import LocalClient, loop_of, refresh, service_of
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

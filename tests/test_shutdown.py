@@ -21,8 +21,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.faults import free_port
-from tests.live import wait_until
+from tests.support.faults import free_port
+from tests.support.live import wait_until
 
 ROOT = Path(__file__).parents[1]
 

@@ -22,7 +22,7 @@ import server.sse
 from server.auth import digest, parse_tokens
 from server.merge_patch import apply_patch
 from server.settings import Settings
-from tests.live import prometheus_value, serve, wait_until
+from tests.support.live import prometheus_value, serve, wait_until
 
 READER = "mt_sse_reader"
 INGESTER = "mt_sse_ingester"

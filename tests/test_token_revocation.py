@@ -22,8 +22,8 @@ from server.app import create_app
 from server.auth import digest, parse_tokens
 from server.settings import Settings
 from server.token_registry import TokenRegistry
-from tests.helpers import LocalClient
-from tests.live import serve, wait_until
+from tests.support.helpers import LocalClient
+from tests.support.live import serve, wait_until
 
 KEEP, DROP, SCRAPER, WRITER = "mt_keep", "mt_drop", "mt_scraper", "mt_writer"
 

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.hub import Outbox
-from tests.helpers import refresh
+from tests.support.helpers import refresh
 
 
 def _metrics(ws: object, *, fresh: bool = False) -> dict:

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from server.settings import Settings
-from tests.live import RawPeer, prometheus_value, serve, wait_until
+from tests.support.live import RawPeer, prometheus_value, serve, wait_until
 
 
 def _next_metrics(ws: object) -> dict:

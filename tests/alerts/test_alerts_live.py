@@ -14,7 +14,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from server.alerts.rules import Rule
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import LocalClient, refresh
+from tests.support.helpers import LocalClient, refresh
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday
 BUSY = Rule("busy", "activeUsers.current", "above", Decimal(2), Decimal(1), severity="critical")

@@ -17,7 +17,7 @@ import pytest
 from server.alerts.delivery import DeliveryPolicy, Outcome, WebhookDelivery
 from server.alerts.rules import Rule
 from server.alerts.webhooks import Webhook
-from tests.webhook_receiver import SECRET, body_of, receiving, verified
+from tests.support.webhook_receiver import SECRET, body_of, receiving, verified
 
 BUSY = Rule("busy", "activeUsers.current", "above", Decimal(2), Decimal(1), severity="critical")
 

@@ -18,9 +18,9 @@ from server.alerts.silences import Silence
 from server.alerts.webhooks import Webhook
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import LocalClient, loop_of, refresh
-from tests.live import wait_until
-from tests.webhook_receiver import SECRET, body_of, receiving, verified
+from tests.support.helpers import LocalClient, loop_of, refresh
+from tests.support.live import wait_until
+from tests.support.webhook_receiver import SECRET, body_of, receiving, verified
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 BUSY = Rule("busy", "activeUsers.current", "above", Decimal(2), Decimal(1), severity="critical")

@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import LocalClient, db_time, service_of, sql
+from tests.support.helpers import LocalClient, db_time, service_of, sql
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
 TZ = "Pacific/Auckland"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from server.settings import Settings
-from tests.live import serve
+from tests.support.live import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 

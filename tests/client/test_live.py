@@ -16,7 +16,7 @@ from metrics_client import ConnectionState, MetricsClient, Refused
 from server.alerts.rules import Rule
 from server.auth import digest, parse_tokens
 from server.settings import Settings
-from tests.live import serve
+from tests.support.live import serve
 
 READ = "mt_client_read_token"
 TOKENS = parse_tokens(f"script:read:{digest(READ)}", None)

@@ -14,7 +14,7 @@ import pytest
 from metrics_client import ClientConfigurationError, ClientSettings
 from server.errors import ConfigurationError
 from server.settings import Settings
-from tests.live import serve
+from tests.support.live import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a sidecar's `.env` may hold that the sidecar itself refuses to start with: listening on

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults import free_port
+from tests.support.faults import free_port
 
 ROOT = Path(__file__).parents[2]
 

@@ -13,8 +13,8 @@ import pytest
 from dashboard.subscription import LiveSubscription
 from metrics_client import ConnectionState, GaveUp, MetricsClient
 from server.settings import Settings
-from tests.faults import free_port
-from tests.live import serve, wait_until
+from tests.support.faults import free_port
+from tests.support.live import serve, wait_until
 
 
 def test_a_new_subscription_is_prefilled_from_history(settings: Settings) -> None:

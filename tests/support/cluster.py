@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.faults import free_port
+from tests.support.faults import free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 @dataclass

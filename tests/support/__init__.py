@@ -1,0 +1,1 @@
+"""What the tests share: live servers, fault injection, clusters, a balancer, a webhook receiver."""
