@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: installs what it needs into .venv, then runs pytest (arguments pass through).
+# The test suite: installs what it needs into .venv, checks lint, format and types, then runs
+# pytest (arguments pass through).
 # PostgreSQL + Redis tests run when they answer on 127.0.0.1 (TEST_DATABASE_URL, TEST_REDIS_URL);
 # without them they skip with the reason, except on CI (CI set), where they fail. The same goes for
 # the browser, proxy and pooler tests and Debian's chromium, nginx and pgbouncer, which this script
@@ -8,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements-dev.txt
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
+.venv/bin/python -m mypy  # strict, on server/, the client, tools/ and dashboard/ (pyproject.toml)
 
 # The browser test uses Debian's Chromium, the proxy and pooler tests Debian's nginx and PgBouncer
 # (tests that need them skip with the reason, or fail on CI); install them where we may.

@@ -46,6 +46,7 @@ from server.wire import DirectWriter
 
 log = logging.getLogger("server.ws")
 
+
 def _compact(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
 

@@ -57,7 +57,7 @@ def test_a_different_failure_is_said_again_and_an_unexpected_one_has_its_traceba
 
 def test_brief_keeps_the_first_line_of_the_drivers_message_only() -> None:
     class Wrapped(Exception):
-        orig = RuntimeError('duplicate key value\nDETAIL: Key (snapshot_id)=(5) already exists.\n[SQL: INSERT ...]')
+        orig = RuntimeError("duplicate key value\nDETAIL: Key (snapshot_id)=(5) already exists.\n[SQL: INSERT ...]")
 
     assert brief(Wrapped("ignored")) == "RuntimeError: duplicate key value"
     assert brief(TimeoutError()) == "TimeoutError"

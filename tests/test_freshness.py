@@ -108,7 +108,9 @@ async def test_through_a_redis_outage_every_instance_keeps_pushing_fresh_numbers
                 async with httpx.AsyncClient(timeout=10) as http:
                     while not stop.is_set():
                         for n, instance in enumerate(instances):
-                            answer = await http.get(f"http://127.0.0.1:{instance.port}/api/v1/analytics/realtime-metrics")
+                            answer = await http.get(
+                                f"http://127.0.0.1:{instance.port}/api/v1/analytics/realtime-metrics"
+                            )
                             served.append((n, time.time(), answer.json()))
                         await asyncio.sleep(0.15)
 
@@ -323,7 +325,6 @@ def test_a_sidecar_whose_loop_stops_serves_stale_within_two_intervals(settings: 
         health = httpx.get(f"{base}/health").json()
         assert health["status"] == "degraded"
         assert "the numbers served are stale: the latest snapshot is" in health["reason"]
-
 
 
 def test_a_fresh_database_never_serves_another_deployments_data_from_a_shared_redis(tmp_path: Path) -> None:

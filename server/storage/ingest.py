@@ -189,10 +189,12 @@ async def _store_postgresql(conn: AsyncConnection, batch: _Batch, received_at: d
     return IngestResult(accepted=accepted, duplicates=duplicates)
 
 
+_POSTGRESQL = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+
+
 def _arrays(part: str, table: Table, columns: tuple[str, ...]) -> str:
-    return ", ".join(
-        f"CAST(:{part}_{name} AS {table.c[name].type.compile(postgresql.dialect())}[])" for name in columns
-    )
+    dialect = _POSTGRESQL
+    return ", ".join(f"CAST(:{part}_{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns)
 
 
 _ACTIVITY_COLUMNS = ("user_id", "at", "event_id")

@@ -104,5 +104,3 @@ def healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json().get("status") == "ok"
     except (httpx.HTTPError, ValueError):
         return False
-
-

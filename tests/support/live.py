@@ -36,9 +36,7 @@ def serve(settings: Settings, *, send_buffer: int | None = None, port: int = 0, 
 
 
 @contextmanager
-def serving(
-    settings: Settings, *, send_buffer: int | None = None, port: int = 0, **overrides: Any
-) -> Iterator[Served]:
+def serving(settings: Settings, *, send_buffer: int | None = None, port: int = 0, **overrides: Any) -> Iterator[Served]:
     """Run the sidecar on a free loopback port; yields its address and app.
 
     `send_buffer` shrinks the kernel send buffer of accepted sockets (they inherit it from the
