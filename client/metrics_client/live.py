@@ -94,6 +94,11 @@ class MetricsClient:
         self._sleep = sleep
 
     @property
+    def patches_applied(self) -> int:
+        """How many deltas were applied (with `deltas=True`): 0 means every push came whole."""
+        return self._position.patches_applied
+
+    @property
     def last_snapshot_id(self) -> int | None:
         """The id of the last snapshot handed out (or the `since` given): where a reconnect resumes."""
         return self._position.last_id

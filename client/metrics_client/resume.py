@@ -45,6 +45,7 @@ class StreamPosition:
     def __init__(self, since: int | None = None) -> None:
         self.last_id: int | None = since  # the `since` of the next connect
         self.held: dict[str, Any] | None = None  # the whole last snapshot, the base of the next delta
+        self.patches_applied = 0  # deltas turned into whole snapshots, for a caller that wants to know
         self.resume_from: int | None = None  # set when a gap was seen: send a resume with this `since`
         self._awaiting_resumed = False
         # After a resume (or a fresh connect) the next id is taken as it comes, so a sidecar whose ids
@@ -88,6 +89,7 @@ class StreamPosition:
         if held is None or base != held.get("snapshotId") or not isinstance(message.get("patch"), dict):
             raise OutOfStep(f"a delta on snapshot {base} came while holding {held and held.get('snapshotId')}")
         patched = apply_patch(held, message["patch"])
+        self.patches_applied += 1
         if patched.get("snapshotId") != message.get("snapshotId"):
             raise OutOfStep(f"a delta said snapshot {message.get('snapshotId')} but made {patched.get('snapshotId')}")
         return dict(patched)

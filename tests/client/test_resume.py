@@ -90,6 +90,7 @@ async def test_deltas_applied_by_the_client_equal_the_whole_snapshots_id_by_id(s
         whole_client = MetricsClient(url, exact=True)
         patched, whole = await asyncio.gather(_take(patched_client, 15), _take(whole_client, 20))
     assert "deltas=1" in patched_client.connect_url()
+    assert patched_client.patches_applied >= 10  # most came as deltas, not whole
     whole_by_id = {s["snapshotId"]: s for s in whole if not s["stale"]}
     compared = [s for s in patched if not s["stale"] and s["snapshotId"] in whole_by_id]
     assert len(compared) >= 10
