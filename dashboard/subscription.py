@@ -2,7 +2,9 @@
 
 A background thread runs the client package's `MetricsClient`; pages read an immutable `LiveView` of
 what it has received. The history is prefilled from the socket's `history` message on every
-(re)connect, so the charts are full right after a reload or a reconnect.
+(re)connect, so the charts are full right after a reload or a reconnect, and every reconnect
+resumes after the last snapshot held (`?since=`), so a short disconnect leaves no gap: the
+snapshots computed meanwhile come in order before the live ones.
 
 After the spec's backoff (1, 2, 4, 8, 16 s) gives up, it tries again on its own every
 `retry_every` seconds (a minute by default), so a screen nobody watches recovers once the sidecar
@@ -159,12 +161,16 @@ class LiveSubscription:
             self._wake.clear()
 
     async def _consume(self) -> None:
+        with self._lock:
+            # After giving up, a new client starts where the last one left off.
+            since = self._snapshots[-1]["snapshotId"] if self._snapshots else None
         client = MetricsClient(
             self.ws_url,
             token=self._token,
             backoff=self._backoff,
             idle_timeout=self._idle_timeout,
             on_state=self._set_state,
+            since=since,
         )
         async for message in client.messages(history=True, alerts=True):
             if self._stopping:
@@ -201,6 +207,9 @@ class LiveSubscription:
                     self._snapshots.append(data)
                 self._received_at = time.time()
                 self._problem = None
+            elif kind == MessageType.RESET and message.get("reason") == "ahead":
+                # The sidecar's ids are behind ours: another database, whose ids started over.
+                self._snapshots.clear()
             elif kind == MessageType.ALERT and _is_alert(message.get("data")):
                 alert = message["data"]
                 if alert["state"] == "firing":

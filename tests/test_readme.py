@@ -181,7 +181,9 @@ def _run(example: Example, address: str, scratch: Path) -> tuple[int | None, str
     command = ["bash", "-eo", "pipefail", "-c", code] if example.lang == "bash" else [sys.executable, "-c", code]
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        # This checkout's `client/` stays first (tests/__init__.py put it in PYTHONPATH), so the
+        # examples run the client of this checkout, not the one a shared virtualenv points at.
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "METRICS_WS_URL": f"ws://{address}/ws/metrics",
         "METRICS_API_URL": f"http://{address}",
         # An example that opens a database of its own (the Python API) gets a scratch one.

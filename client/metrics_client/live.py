@@ -4,26 +4,35 @@
         print(snapshot["revenue"]["today"])
 
 It reconnects by itself with the spec's backoff (1, 2, 4, 8, 16 s) and gives up after five
-failed attempts in a row (`GaveUp`); a refused token ends it at once (`Refused`).
+failed attempts in a row (`GaveUp`); a refused token ends it at once (`Refused`). Each reconnect
+asks for what was missed (`?since=<the last snapshotId handed out>`), so no snapshot is skipped;
+when the sidecar no longer keeps them it says so with a `reset`, which reaches `on_reset`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from metrics_client.protocol import BACKOFF, REFUSAL_CLOSE_CODES, REFUSAL_HTTP_STATUSES, MessageType
+from metrics_client.resume import OutOfStep, StreamPosition
+from metrics_client.sync import iterate
 
 _HISTORY_REQUEST = json.dumps({"type": MessageType.HISTORY})
 _ALERTS_REQUEST = json.dumps({"type": MessageType.SUBSCRIBE, "alerts": True})
+
+_log = logging.getLogger("metrics_client")
 
 Status = Literal["connecting", "live", "retrying", "gave_up"]
 
@@ -58,8 +67,24 @@ class MetricsClient:
         open_timeout: float = 5.0,
         on_state: Callable[[ConnectionState], None] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        since: int | None = None,
+        deltas: bool = False,
+        on_reset: Callable[[dict[str, Any]], None] | None = None,
+        exact: bool = False,
     ) -> None:
+        """`since`: the last snapshotId already seen, so that even the first connect replays what
+        came after it. `deltas`: ask for merge patches (smaller pushes) and apply them, so that
+        whole snapshots still come out. `on_reset` is called with the sidecar's `reset` message
+        when what was missed is no longer kept (without it, `snapshots()` logs a warning).
+        `exact`: numbers with a fraction come as `Decimal` (money to the cent), not float.
+        """
+        if since is not None and (type(since) is not int or since < 0):
+            raise ValueError(f"since must be a snapshotId (an integer >= 0), got {since!r}")
         self.url = url
+        self.deltas = deltas
+        self.exact = exact
+        self._position = StreamPosition(since)
+        self._on_reset = on_reset
         self.token = token
         self.backoff = tuple(backoff)
         # No message for this long (the sidecar pushes every few seconds) means a dead connection.
@@ -67,6 +92,16 @@ class MetricsClient:
         self.open_timeout = open_timeout
         self._on_state = on_state or (lambda state: None)
         self._sleep = sleep
+
+    @property
+    def patches_applied(self) -> int:
+        """How many deltas were applied (with `deltas=True`): 0 means every push came whole."""
+        return self._position.patches_applied
+
+    @property
+    def last_snapshot_id(self) -> int | None:
+        """The id of the last snapshot handed out (or the `since` given): where a reconnect resumes."""
+        return self._position.last_id
 
     async def messages(self, *, history: bool = True, alerts: bool = False) -> AsyncIterator[dict[str, Any]]:
         """Every message, across reconnections; after each connect the first is `history`.
@@ -76,6 +111,10 @@ class MetricsClient:
 
         A message that is not JSON, or has no type, is yielded as `{"type": "invalid", "error": ...}`
         so that the caller can say so instead of failing.
+
+        Snapshots come as `metrics` messages in id order, deltas already applied, each id once
+        (again only as its stale copy, `"stale": true`). A `reset` message is yielded as it came:
+        the snapshots after the last one were not all kept, and the current one comes next.
         """
         failures = 0
         while True:
@@ -90,9 +129,17 @@ class MetricsClient:
                         await ws.send(_HISTORY_REQUEST)
                     if alerts:
                         await ws.send(_ALERTS_REQUEST)
-                    async for message in self._receive(ws):
-                        yield message
+                    self._position.connected()
+                    async for received in self._receive(ws):
+                        message = self._position.accept(received)
+                        if self._position.resume_from is not None:
+                            await ws.send(json.dumps({"type": MessageType.RESUME, "since": self._position.resume_from}))
+                            self._position.resume_from = None
+                        if message is not None:
+                            yield message
                 error = "the connection was closed"
+            except OutOfStep as exc:
+                error = str(exc)  # reconnecting with `since` brings what the patch was missing
             except (websockets.InvalidStatus, websockets.ConnectionClosed) as exc:
                 if _refusal(exc):
                     self._on_state(ConnectionState("gave_up", failures, _describe(exc)))
@@ -113,6 +160,26 @@ class MetricsClient:
         async for message in self.messages(history=False):
             if message.get("type") == MessageType.METRICS:
                 yield message["data"]
+            elif message.get("type") == MessageType.RESET:
+                self._reset(message)
+
+    def iter_snapshots(self, *, buffer: int = 100) -> Iterator[dict[str, Any]]:
+        """`snapshots()` for a script without asyncio: a plain iterator, fed by a thread.
+
+        At most `buffer` snapshots wait for the caller; breaking out of the loop (or closing the
+        iterator) stops the thread and its connection.
+        """
+        return iterate(self.snapshots, buffer=buffer)
+
+    def _reset(self, message: dict[str, Any]) -> None:
+        if self._on_reset is not None:
+            self._on_reset(message)
+        else:
+            _log.warning(
+                "the sidecar no longer keeps the snapshots after %s (%s); going on from the current one",
+                message.get("since"),
+                message.get("reason"),
+            )
 
     async def alerts(self) -> AsyncIterator[dict[str, Any]]:
         """The `data` of every alert transition (firing or resolved), across reconnections.
@@ -124,10 +191,20 @@ class MetricsClient:
             if message.get("type") == MessageType.ALERT:
                 yield message["data"]
 
+    def connect_url(self) -> str:
+        """The URL of the next connect: `since` once a snapshot was seen, `deltas` when asked."""
+        parts = urlsplit(self.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("since", "deltas")]
+        if self._position.last_id is not None:
+            query.append(("since", str(self._position.last_id)))
+        if self.deltas:
+            query.append(("deltas", "1"))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
     def _connect(self) -> connect:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         return connect(
-            self.url,
+            self.connect_url(),
             additional_headers=headers,
             open_timeout=self.open_timeout,
             compression=None,
@@ -142,7 +219,7 @@ class MetricsClient:
             except TimeoutError:
                 raise TimeoutError(f"no message for {self.idle_timeout:g} s") from None
             try:
-                message = json.loads(raw)
+                message = json.loads(raw, parse_float=Decimal) if self.exact else json.loads(raw)
             except ValueError:
                 yield {"type": "invalid", "error": "the sidecar sent a message that is not JSON"}
                 continue

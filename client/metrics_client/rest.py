@@ -2,6 +2,7 @@
 
     api = ApiClient("http://localhost:3000", token=...)
     print(api.realtime_metrics()["revenue"]["today"])
+    api.timeseries_rows("revenue", interval="hour")  # history as rows; `timeseries_frame` for pandas
 
 An `ApiError`'s text is fit to show a person as it is: the contract's error message with each
 listed problem, or what went wrong on the way (timeout, unreachable, not JSON).
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from metrics_client.history import HistoryQueries
 from metrics_client.protocol import REALTIME_PATH, parse_error_body
 
 
@@ -32,7 +34,7 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
-class ApiClient:
+class ApiClient(HistoryQueries):
     api_url: str
     timeout: float = 10.0
     # Tests hand in an `httpx.MockTransport`; None is the network, one short-lived connection per

@@ -58,14 +58,19 @@ def test_the_package_installs_with_its_own_dependencies_only(client_venv: Path, 
         "import importlib.metadata as m, importlib.util as u, metrics_client, sys\n"
         "print(metrics_client.__file__)\n"
         "print(u.find_spec('server') is None, u.find_spec('starlette') is None, u.find_spec('sqlalchemy') is None)\n"
-        "print(sorted(r.split(';')[0].split('>')[0].split('<')[0].strip() for r in m.requires('metrics-client')))",
+        "names = lambda rs: sorted(r.split(';')[0].split('>')[0].split('<')[0].strip() for r in rs)\n"
+        "required = m.requires('metrics-client')\n"
+        "print(names(r for r in required if 'extra ==' not in r), names(r for r in required if 'extra ==' in r))\n"
+        "print(u.find_spec('pandas') is None)",
         tmp_path,
     )
     assert shown.returncode == 0, shown.stderr
-    location, absent, requires = shown.stdout.splitlines()
+    location, absent, requires, no_pandas = shown.stdout.splitlines()
     assert location.startswith(str(client_venv)), "imported from the new environment, not the repository"
     assert absent == "True True True", "neither the sidecar's code nor its libraries are there"
-    assert requires == "['httpx', 'python-dotenv', 'websockets']"
+    # pandas only as the optional extra (`pip install './client[pandas]'`), not installed by default.
+    assert requires == "['httpx', 'python-dotenv', 'websockets'] ['pandas']"
+    assert no_pandas == "True"
 
 
 def test_the_installed_package_reads_a_running_sidecar(client_venv: Path, settings: Settings, tmp_path: Path) -> None:
