@@ -43,14 +43,16 @@ async def test_seeding_gives_revenue_today_this_week_and_this_month(engine: Asyn
     summary = await seed_demo_history(engine, NOW, random.Random(1))
 
     assert summary == await _counts(engine)
-    assert 1_000 <= summary.transactions <= 10_000
-    assert 10_000 <= summary.content_views <= 100_000
-    assert summary.user_activity >= 5_000
+    # 120 days of a small platform: about 70 purchases and 1,400 views a day.
+    assert 5_000 <= summary.transactions <= 12_000
+    assert 100_000 <= summary.content_views <= 250_000
+    assert summary.user_activity >= 20_000
     metrics = await _metrics(engine, NOW, ZoneInfo("UTC"))
     assert 0 < metrics.revenue_today_cents < metrics.revenue_week_cents < metrics.revenue_month_cents
     assert metrics.revenue_month_cents < metrics.revenue_total_cents
     assert metrics.pending + metrics.completed + metrics.failed == summary.transactions
-    assert metrics.completed / summary.transactions >= 0.9
+    # About 1 % fail outside failure episodes, half of those created during one: 6-12 % in all.
+    assert 0.06 <= metrics.failed / summary.transactions <= 0.12
     assert metrics.failed > 0 and 3 <= metrics.pending <= 20
     assert 2 <= metrics.completed / metrics.total_views * 100 <= 6  # conversion, in percent
     assert metrics.active_today > 0
@@ -66,12 +68,16 @@ async def test_the_history_lies_in_the_days_before_now_as_the_sidecar_would_stor
     assert begin <= views[0] and views[1] <= NOW and views[1] - views[0] > timedelta(days=34)
     assert begin <= activity[0] and activity[1] <= NOW
     for row in rows:
-        assert row.id.startswith("demo-t-") and row.currency == "USD" and row.amount > 0
+        assert row.id.startswith(("sim-demo-t-", "demo-extra-t-")) and row.currency == "USD" and row.amount > 0
         assert begin <= row.created_at <= NOW
+        # Created settled, or moved later by a settlement, which sets `status_changed_at`.
         if row.status == "completed":
-            assert row.created_at < row.completed_at == row.status_changed_at <= NOW
+            assert row.created_at <= row.completed_at <= NOW
+            assert row.status_changed_at in (None, row.completed_at)
+            assert (row.status_changed_at is None) == (row.completed_at == row.created_at)
         elif row.status == "failed":
-            assert row.completed_at is None and row.created_at < row.status_changed_at <= NOW
+            assert row.completed_at is None
+            assert row.status_changed_at is None or row.created_at < row.status_changed_at <= NOW
         else:
             assert row.completed_at is None and row.status_changed_at is None
             assert row.created_at > NOW - timedelta(hours=1)  # nothing hangs pending for days
