@@ -45,7 +45,7 @@ class EpisodeProfile:
 
     gap_minutes: tuple[float, float] = (20.0, 40.0)  # from the end of one episode to the next
     length_minutes: tuple[float, float] = (3.0, 8.0)
-    failure: float = 0.5  # share of the transactions created during an episode that fail
+    failure: float = 0.6  # share of the transactions created during an episode that fail
 
     def __post_init__(self) -> None:
         for name in ("gap_minutes", "length_minutes"):
