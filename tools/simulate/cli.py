@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"POST <url>{EVENTS_PATH} in batches; a failed batch is retried (events are idempotent)."
         ),
         epilog=(
-            "A summary line goes to stderr every 10 s and at the end. Ctrl-C (or SIGTERM) stops; transactions still "
-            "pending then get their outcome, so that none stays pending forever."
+            "A summary line goes to stderr every --report-every seconds and at the end. Ctrl-C (or SIGTERM) "
+            "stops; transactions still pending then get their outcome, so that none stays pending forever."
         ),
     )
     parser.add_argument("--url", help="the sidecar's base URL (default: METRICS_API_URL, else http://localhost:3000)")
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="seed of the random traffic, to repeat a run's pattern (ids still differ per run)"
     )
     parser.add_argument("--batch-interval", type=_positive, default=1.0, help="seconds between batches (default: 1)")
+    parser.add_argument(
+        "--report-every", type=_positive, default=10.0, help="seconds between summary lines (default: 10)"
+    )
     return parser
 
 
@@ -131,7 +134,9 @@ async def _simulate(args: argparse.Namespace, url: str, stats: SendStats) -> Non
             f"to {sender.events_url} every {args.batch_interval:g} s "
             f"(run {run_id}, {model.online_users} users online); Ctrl-C stops"
         )
-        await run_simulation(model, sender, batch_interval=args.batch_interval, duration=args.duration)
+        await run_simulation(
+            model, sender, batch_interval=args.batch_interval, duration=args.duration, report_every=args.report_every
+        )
 
 
 def main(argv: Sequence[str] | None = None, settings: ClientSettings | None = None) -> int:
