@@ -3,14 +3,16 @@
 # dashboard (http://localhost:8501). Ctrl-C stops everything.
 #
 # With no DATABASE_URL (the embedded default: SQLite under ./data, in-process cache) it also
-# loads demo history and runs the traffic simulator, so the numbers move at once. With a
-# DATABASE_URL it runs the sidecar alone and writes nothing made-up.
+# loads 120 days of demo history and runs the traffic simulator (the same traffic model), so the
+# numbers move at once; the sidecar's per-request log is off then (METRICS_ACCESS_LOG=0, unless
+# set), or the simulator's requests would scroll the console. With a DATABASE_URL it runs the
+# sidecar alone and writes nothing made-up. The URLs are printed last, once everything runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements.txt
 py=.venv/bin/python
 
-read -r embedded api_url ws_url < <($py - <<'PY'
+read -r embedded api_url ws_url zone < <($py - <<'PY'
 import os
 from dotenv import dotenv_values
 from metrics_client.settings import ClientSettings
@@ -20,7 +22,7 @@ api = f"http://{s.host}:{s.port}"
 # The dashboard follows the sidecar's PORT unless METRICS_WS_URL says otherwise.
 configured = "METRICS_WS_URL" in os.environ or "METRICS_WS_URL" in dotenv_values(".env")
 ws = ClientSettings.from_env().ws_url if configured else api.replace("http", "ws", 1) + "/ws/metrics"
-print(int(s.embedded), api, ws)
+print(int(s.embedded), api, ws, s.timezone)
 PY
 )
 export METRICS_WS_URL="$ws_url"
@@ -40,6 +42,7 @@ fi
 
 if [ "$embedded" = 1 ]; then
   $py -m tools.demo
+  export METRICS_ACCESS_LOG="${METRICS_ACCESS_LOG:-0}"
 fi
 
 $py -m server &
@@ -53,16 +56,25 @@ for _ in $(seq 1 100); do
   sleep 0.3
 done
 
-echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
-
 if [ "$embedded" = 1 ]; then
-  $py -m tools.simulate --url "$api_url" &
+  # A summary every 10 minutes, not 10 seconds: the console's last lines stay the URLs.
+  $py -m tools.simulate --url "$api_url" --timezone "$zone" --report-every 600 &
   pids+=($!)
 fi
 
+dashboard_url="http://localhost:${STREAMLIT_SERVER_PORT:-8501}"
 .venv/bin/streamlit run app.py &
 pids+=($!)
-echo "dashboard: http://localhost:${STREAMLIT_SERVER_PORT:-8501}" >&2
+for _ in $(seq 1 100); do
+  if $py -c "import httpx, sys; sys.exit(httpx.get('$dashboard_url/_stcore/health', timeout=1).status_code != 200)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.3
+done
+
+# Last, so that they are what the console shows once everything runs.
+echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
+echo "dashboard: $dashboard_url" >&2
 
 # Run until one of them stops (or Ctrl-C); then stop the rest.
 wait -n "${pids[@]}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import streamlit as st
@@ -10,10 +11,41 @@ import streamlit as st
 _ICONS = {"critical": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
 
 
-def show_firing(firing: Sequence[dict[str, Any]]) -> None:
+def current_value(metric: str, snapshot: Mapping[str, Any] | None) -> Any | None:
+    """The metric's value in the latest snapshot, for a snapshot path (`transactions.pending`);
+    None for a signal the snapshot does not carry (`failedShareLast15Minutes`) or without one."""
+    group, _, field = metric.partition(".")
+    fields = snapshot.get(group) if snapshot is not None and field else None
+    value = fields.get(field) if isinstance(fields, Mapping) else None
+    return None if isinstance(value, bool) else value
+
+
+def notice_text(alert: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> str:
+    """The alert's line: its value now where the latest snapshot has it, else its message, whose
+    value is the one it fired at (the record keeps only that)."""
+    since = f"since {when(alert['firedAt'])}"
+    now = current_value(str(alert.get("metric", "")), snapshot)
+    if now is None:
+        return f"**{alert['rule']}** · {alert['message']} · {since}"
+    return (
+        f"**{alert['rule']}** · {alert['metric']} now {_number(now)} "
+        f"(fired at {_number(alert['value'])}, threshold {_number(alert['threshold'])}) · {since}"
+    )
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, (int, float, Decimal, str)) and not isinstance(value, bool):
+        try:
+            return format(Decimal(str(value)).normalize(), ",f")
+        except ArithmeticError:
+            return str(value)
+    return str(value)
+
+
+def show_firing(firing: Sequence[dict[str, Any]], snapshot: Mapping[str, Any] | None = None) -> None:
     """One notice per firing alert, coloured by severity (critical red, warning amber, info blue)."""
     for alert in firing:
-        text = f"**{alert['rule']}** · {alert['message']} · since {when(alert['firedAt'])}"
+        text = notice_text(alert, snapshot)
         if alert.get("silenced"):  # a maintenance window of its rule: shown, but nobody was paged
             text += " · silenced (not sent to webhooks)"
         icon = _ICONS.get(alert["severity"], _ICONS["warning"])
@@ -25,11 +57,12 @@ def show_firing(firing: Sequence[dict[str, Any]]) -> None:
             st.warning(text, icon=icon)
 
 
-def banner(firing: Sequence[dict[str, Any]]) -> None:
-    """The realtime page's notice: how many alerts fire, each named, and a link to the Alerts page."""
+def banner(firing: Sequence[dict[str, Any]], snapshot: Mapping[str, Any] | None = None) -> None:
+    """The realtime page's notice: how many alerts fire, each named with its value now where the
+    latest snapshot has it, and a link to the Alerts page."""
     if not firing:
         return
-    show_firing(firing)
+    show_firing(firing, snapshot)
     # A relative link: it stays right under a base URL path, and needs no st.navigation to resolve.
     st.markdown(":material/notifications: [Open the alerts page](alerts)")
 

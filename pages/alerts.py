@@ -24,7 +24,7 @@ def firing_now() -> None:
         st.warning("Not connected to the sidecar: what fires may have changed since.")
     st.subheader("Firing now")
     if view.firing:
-        alert_notices.show_firing(view.firing)
+        alert_notices.show_firing(view.firing, view.latest)
     else:
         st.success("No alert is firing.", icon=":material/check_circle:")
     if view.alert_log:

@@ -195,7 +195,7 @@ def _numbers(view: LiveView) -> None:
 def live_metrics() -> None:
     view = subscription.view()
     _connection(view)
-    alert_notices.banner(view.firing)
+    alert_notices.banner(view.firing, view.latest)
     if view.latest is None:
         if view.state.status != "gave_up":
             st.info(f"Waiting for the first snapshot from {subscription.ws_url}…")

@@ -210,6 +210,7 @@ def uvicorn_config(settings: Settings, app: Starlette, **overrides: Any) -> uvic
         # believes it only from METRICS_TRUSTED_PROXIES.
         "proxy_headers": False,
         "log_config": None,
+        "access_log": settings.access_log,
         **overrides,
     }
     return uvicorn.Config(app, **options)

@@ -64,6 +64,9 @@ class Settings:
     # read from the variables the file names) and the rules' maintenance windows.
     alert_webhooks: tuple[Webhook, ...] = ()
     alert_silences: tuple[Silence, ...] = ()
+    # One log line per request (METRICS_ACCESS_LOG=0 turns it off: the quick start's demo traffic
+    # would otherwise scroll its console by a line a second).
+    access_log: bool = True
     # Not environment variables: limits and timings that tests shorten.
     cache_ttl: float = 10.0
     history_size: int = 20
@@ -195,6 +198,10 @@ class Settings:
             kwargs["alert_rules"] = alerts.rules
             kwargs["alert_webhooks"] = alerts.webhooks
             kwargs["alert_silences"] = alerts.silences
+        if (access_log := get("METRICS_ACCESS_LOG")) is not None:
+            if access_log.lower() not in _SWITCHES:
+                raise ConfigurationError(f"METRICS_ACCESS_LOG must be 1 or 0 (true/false, on/off), got {access_log!r}")
+            kwargs["access_log"] = _SWITCHES[access_log.lower()]
         if (hosts := get("METRICS_ALLOWED_HOSTS")) is not None:
             names = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
             bad = [h for h in names if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]
@@ -204,6 +211,9 @@ class Settings:
         if (origins := get("METRICS_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+_SWITCHES = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 
 
 def _number(name: str, raw: str) -> float:

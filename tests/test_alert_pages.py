@@ -131,3 +131,20 @@ def test_the_subscription_keeps_what_fires_and_what_happened(settings: Settings)
             assert subscription.view().alert_log == (firing,)
         finally:
             subscription.stop()
+
+
+def test_the_notice_shows_the_value_now_where_the_snapshot_has_it(
+    fakes: tuple[FakeSubscription, FakeAnalytics],
+) -> None:
+    subscription, _ = fakes
+    pending = {**alert(4, "many-pending", severity="warning"), "metric": "transactions.pending", "value": 30}
+    subscription.live_view = view(pending, alert(2, "failed-transactions"))
+    page = open_page("realtime.py")
+    # The snapshot says 12 pending now; the record keeps the 30 it fired at.
+    assert [w.value for w in page.warning] == [
+        "**many-pending** · transactions.pending now 12 (fired at 30, threshold 5) · since 2026-11-27 10:00:00 UTC"
+    ]
+    # A signal the snapshot does not carry keeps its message, which states the value it fired at.
+    assert [e.value for e in page.error] == [
+        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+    ]

@@ -6,7 +6,9 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 
+from server.app import uvicorn_config
 from server.errors import ConfigurationError
 from server.settings import Settings
 from server.storage.db import async_url
@@ -71,6 +73,7 @@ def test_the_real_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ("PORT", "70000", "PORT must be between 1 and 65535"),
         ("METRICS_TRUSTED_PROXIES", "10.0.0.7,nginx", "METRICS_TRUSTED_PROXIES: 'nginx' is not an IP address"),
         ("METRICS_TRUSTED_PROXIES", "10.0.0.0/33", "METRICS_TRUSTED_PROXIES: '10.0.0.0/33' is not"),
+        ("METRICS_ACCESS_LOG", "quiet", "METRICS_ACCESS_LOG must be 1 or 0"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(variable: str, value: str, message: str) -> None:
@@ -111,3 +114,12 @@ def test_the_pgbouncer_option_is_the_sidecars_own_and_never_reaches_the_driver()
 def test_a_misused_pgbouncer_option_is_refused(raw: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         async_url(raw)
+
+
+def test_the_access_log_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}, env_file=None).access_log
+    quiet = Settings.from_env({"METRICS_ACCESS_LOG": "0"}, env_file=None)
+    assert not quiet.access_log
+    assert Settings.from_env({"METRICS_ACCESS_LOG": "on"}, env_file=None).access_log
+    assert uvicorn_config(quiet, Starlette()).access_log is False
+    assert uvicorn_config(Settings.from_env({}, env_file=None), Starlette()).access_log is True

@@ -1,9 +1,10 @@
-"""`python -m tools.demo`: weeks of demo history, written straight into an empty database.
+"""`python -m tools.demo`: months of demo history, written straight into an empty database.
 
 A newcomer's dashboard should have numbers at once (revenue today, this week and this month,
-active users, conversion), and the history pages something to show. The history follows a
-daily and weekly rhythm with a slow growth, and uses the simulator's catalogue and user ids
-(`tools.simulate`), so that live simulated traffic reads as its continuation.
+active users, conversion), and the history pages something to show. The history is the live
+simulator's own traffic model (`tools.simulate.demo_profile`: its daily and weekly rhythm, its
+prices, conversion and failure episodes) run over the past days, so that live simulated traffic
+reads as its continuation: today's revenue by this hour falls among the seeded days'.
 
 Two safeguards, both from the contract: nothing is written into a database that already holds
 events (a second run does nothing and says so), and a configured database (DATABASE_URL set)
@@ -16,9 +17,10 @@ import argparse
 import asyncio
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,25 +35,16 @@ from server.settings import Settings
 from server.storage.db import create_engine, write_connection
 from server.storage.migrate import upgrade_to_head
 from server.storage.models import ContentView, Transaction, UserActivity
-from tools.simulate import Catalogue, ZipfChooser, user_id
+from tools.catalogue import write_catalogue
+from tools.simulate import Catalogue, TrafficModel, demo_profile, user_id
 
-# Views in a day at the end of the history, before the weekday's weight (a small platform).
-_VIEWS_PER_DAY = 1700
-# Relative traffic by local hour: quiet at night, a lunch bump, the evening peak.
-_HOURLY = (
-    0.25, 0.15, 0.10, 0.08, 0.08, 0.12, 0.25, 0.45, 0.65, 0.75, 0.80, 0.85,
-    0.90, 0.85, 0.80, 0.80, 0.85, 0.95, 1.10, 1.25, 1.30, 1.20, 0.90, 0.50,
-)  # fmt: skip
-_WEEKDAY = (0.95, 0.95, 1.00, 1.00, 1.10, 1.30, 1.25)  # Monday..Sunday: weekends are busier
-_GROWTH = 0.25  # the last day sees 25 % more traffic than the first
-_USERS = 3000  # user ids in the history; a few are far more active than most
-_SIGNED_IN = 0.8  # share of views by a signed-in user
-_ACTIVITY_PER_VIEW = 0.35  # a signed-in view comes with an activity ping this often
-_BUY_CHANCE = 0.05  # a signed-in view leads to a purchase this often
-_FAILURE = 0.04  # share of settled transactions that failed
-_SLOW_SETTLEMENT = 0.03  # share of transactions that wait minutes, not seconds, for their outcome
+_DEFAULT_DAYS = 120  # enough for "previous 30 days", month-on-month and weekday comparisons
+_TICK = timedelta(seconds=30)  # the model's longest step: coarser ticks would skip time
 _RECENT_PENDING = (3, 6)  # transactions still pending at `now`: a handful, all recent
 _UTC = ZoneInfo("UTC")
+_INSERT_CHUNK = 20_000  # rows per executemany: progress to print, and memory the driver holds at once
+
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -77,106 +70,121 @@ class DemoHistory:
 
 
 def build_demo_history(
-    now: datetime, rng: random.Random, days: int = 35, *, zone: ZoneInfo = _UTC, currency: str = "USD"
+    now: datetime,
+    rng: random.Random,
+    days: int = _DEFAULT_DAYS,
+    *,
+    zone: ZoneInfo = _UTC,
+    currency: str = "USD",
+    progress: Progress | None = None,
 ) -> DemoHistory:
-    """The history of the `days` before `now` (nothing after it); pure, so a seed repeats it."""
-    builder = _HistoryBuilder(rng, now, currency)
+    """The `days` before `now` (nothing after it) as the live simulator would have sent them: the
+    same `TrafficModel` and demo profile, run tick by tick; pure, so a seed repeats it."""
     begin = now - timedelta(days=days)
-    per_hour = _VIEWS_PER_DAY / sum(_HOURLY) / (1 + _GROWTH)
-    start = begin
-    while start < now:
-        end = min(start + timedelta(hours=1), now)
-        local = (start + (end - start) / 2).astimezone(zone)
-        growth = 1 + _GROWTH * ((start - begin) / (now - begin))
-        expected = per_hour * _HOURLY[local.hour] * _WEEKDAY[local.weekday()] * growth * rng.uniform(0.85, 1.15)
-        for _ in range(int(expected * ((end - start) / timedelta(hours=1)) + rng.random())):
-            builder.view(start + (end - start) * rng.random(), begin)
-        start = end
+    model = TrafficModel(rng, begin, demo_profile(zone), run_id="demo")
+    rows = _RowCollector(currency)
+    moment, next_report = begin, begin + timedelta(days=30)
+    while moment < now:
+        moment = min(moment + _TICK, now)
+        rows.add(model.tick(moment))
+        if progress is not None and moment >= next_report:
+            progress(f"{(moment - begin) / (now - begin):.0%} of {days} days generated")
+            next_report += timedelta(days=30)
     for _ in range(rng.randint(*_RECENT_PENDING)):
-        builder.transaction(now - timedelta(seconds=rng.uniform(10, 600)), "pending", None)
+        rows.pending_now(now - timedelta(seconds=rng.uniform(10, 600)), rng)
     # Today's revenue must show even just after local midnight, when the rhythm alone may give none.
     day_start = period_starts(now, zone).day_start
     if now > day_start and not any(
-        row["completed_at"] is not None and row["completed_at"] >= day_start for row in builder.transactions
+        row["completed_at"] is not None and row["completed_at"] >= day_start for row in rows.transactions.values()
     ):
         created = day_start + (now - day_start) * rng.random()
-        builder.transaction(created, "completed", created + (now - created) * rng.random())
-    return builder.finish()
+        rows.completed_today(created, created + (now - created) * rng.random(), rng)
+    return rows.finish()
 
 
-class _HistoryBuilder:
-    """Rows as the sidecar would have stored them, appended in any order and sorted at the end."""
+class _RowCollector:
+    """The model's events turned into rows as the sidecar would have stored them."""
 
-    def __init__(self, rng: random.Random, now: datetime, currency: str) -> None:
-        self._rng = rng
-        self._now = now
+    def __init__(self, currency: str) -> None:
         self._currency = currency
         self._catalogue = Catalogue()
-        self._users = ZipfChooser(_USERS, 0.6)
         self.views: list[dict[str, Any]] = []
         self.activity: list[dict[str, Any]] = []
-        self.transactions: list[dict[str, Any]] = []
+        self.transactions: dict[str, dict[str, Any]] = {}  # by id, so a settlement finds its row
 
-    def view(self, at: datetime, begin: datetime) -> None:
-        """A view at `at`; a signed-in one may come with activity and lead to a purchase."""
-        rng = self._rng
+    def add(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            at = datetime.fromisoformat(event["at"])
+            kind = event["type"]
+            if kind == "content_view":
+                self.views.append({"content_id": event["contentId"], "user_id": event.get("userId"), "viewed_at": at})
+            elif kind == "user_activity":
+                self.activity.append({"user_id": event["userId"], "at": at})
+            elif "amount" in event:
+                self._created(event["id"], event["userId"], event["contentId"], Decimal(event["amount"]))
+                self._move(self.transactions[event["id"]], event["status"], at, created=True)
+            else:  # a settlement names only the transaction
+                self._move(self.transactions[event["id"]], event["status"], at, created=False)
+
+    def _created(self, transaction_id: str, user: str, content_id: str, amount: Decimal) -> None:
+        self.transactions[transaction_id] = {
+            "id": transaction_id,
+            "user_id": user,
+            "content_id": content_id,
+            "amount": amount,
+            "currency": self._currency,
+        }
+
+    @staticmethod
+    def _move(row: dict[str, Any], status: str, at: datetime, *, created: bool) -> None:
+        if created:
+            row["created_at"] = at
+        # As the sidecar stores them: `status_changed_at` is set by a move, not by the creation.
+        row["status"] = status
+        row["status_changed_at"] = None if created else at
+        row["completed_at"] = at if status == "completed" else None
+
+    def _made_up(self, rng: random.Random) -> tuple[str, str, str, Decimal]:
         item = self._catalogue.pick(rng)
-        user = user_id(self._users.pick(rng)) if rng.random() < _SIGNED_IN else None
-        self.views.append({"content_id": self._catalogue.content_ids[item], "user_id": user, "viewed_at": at})
-        if user is None:
-            return
-        if rng.random() < _ACTIVITY_PER_VIEW:
-            self.activity.append({"user_id": user, "at": max(begin, at - timedelta(seconds=rng.uniform(0, 60)))})
-        if rng.random() < _BUY_CHANCE:
-            created = at + timedelta(seconds=rng.uniform(5, 90))
-            slow = rng.random() < _SLOW_SETTLEMENT
-            settled = created + timedelta(seconds=rng.uniform(120, 1800) if slow else rng.uniform(2, 20))
-            if settled <= self._now:
-                self.transaction(created, "failed" if rng.random() < _FAILURE else "completed", settled, item, user)
-            elif created <= self._now:
-                self.transaction(created, "pending", None, item, user)
-
-    def transaction(
-        self, created: datetime, status: str, moved: datetime | None, item: int | None = None, user: str | None = None
-    ) -> None:
-        """A transaction created pending and, unless still pending, moved at `moved`."""
-        if item is None:
-            item = self._catalogue.pick(self._rng)
-        if user is None:
-            user = user_id(self._users.pick(self._rng))
-        self.transactions.append(
-            {
-                "id": "",  # numbered in `finish`, once sorted by creation
-                "user_id": user,
-                "content_id": self._catalogue.content_ids[item],
-                "amount": self._catalogue.prices[item],
-                "currency": self._currency,
-                "status": status,
-                "created_at": created,
-                "completed_at": moved if status == "completed" else None,
-                "status_changed_at": moved,
-            }
+        number = len(self.transactions) + 1
+        return (
+            f"demo-extra-t-{number:06d}",
+            user_id(rng.randrange(1000)),
+            self._catalogue.content_ids[item],
+            (self._catalogue.prices[item]),
         )
 
+    def pending_now(self, created: datetime, rng: random.Random) -> None:
+        transaction_id, user, content_id, amount = self._made_up(rng)
+        self._created(transaction_id, user, content_id, amount)
+        self._move(self.transactions[transaction_id], "pending", created, created=True)
+
+    def completed_today(self, created: datetime, completed: datetime, rng: random.Random) -> None:
+        transaction_id, user, content_id, amount = self._made_up(rng)
+        self._created(transaction_id, user, content_id, amount)
+        row = self.transactions[transaction_id]
+        self._move(row, "pending", created, created=True)
+        self._move(row, "completed", completed, created=False)
+
     def finish(self) -> DemoHistory:
-        self.transactions.sort(key=lambda row: row["created_at"])
-        for number, row in enumerate(self.transactions, start=1):
-            row["id"] = f"demo-t-{number:06d}"
+        transactions = sorted(self.transactions.values(), key=lambda row: row["created_at"])
         self.views.sort(key=lambda row: row["viewed_at"])
         self.activity.sort(key=lambda row: row["at"])
-        return DemoHistory(transactions=self.transactions, content_views=self.views, user_activity=self.activity)
+        return DemoHistory(transactions=transactions, content_views=self.views, user_activity=self.activity)
 
 
 async def seed_demo_history(
     engine: AsyncEngine,
     now: datetime,
     rng: random.Random,
-    days: int = 35,
+    days: int = _DEFAULT_DAYS,
     *,
     zone: ZoneInfo = _UTC,
     currency: str = "USD",
+    progress: Progress | None = None,
 ) -> SeedSummary:
-    """Write `days` of history before `now` into a migrated database, only if it holds no events.
+    """Write `days` of history before `now` into a migrated database, only if it holds no events;
+    and the demo catalogue's titles and categories, where the database has a `content` table.
 
     The check and the inserts are one transaction that keeps other writers out (SQLite's write
     lock, PostgreSQL table locks), so demo rows never mix with events that arrive meanwhile.
@@ -190,14 +198,21 @@ async def seed_demo_history(
                 )
             if await _holds_events(conn):
                 return SeedSummary(transactions=0, content_views=0, user_activity=0)
-            history = build_demo_history(now, rng, days, zone=zone, currency=currency)
+            # Seconds of pure Python: in a thread, so the loop (and the driver's own thread) stay free.
+            history = await asyncio.to_thread(
+                build_demo_history, now, rng, days, zone=zone, currency=currency, progress=progress
+            )
             for model, rows in (
                 (Transaction, history.transactions),
                 (ContentView, history.content_views),
                 (UserActivity, history.user_activity),
             ):
-                if rows:
-                    await conn.execute(insert(model.__table__), rows)
+                for first in range(0, len(rows), _INSERT_CHUNK):
+                    await conn.execute(insert(model.__table__), rows[first : first + _INSERT_CHUNK])
+                    if progress is not None:
+                        done = min(first + _INSERT_CHUNK, len(rows))
+                        progress(f"{model.__tablename__}: {done:,} of {len(rows):,} rows written")
+            await write_catalogue(conn)
     finally:
         await conn.close()
     return SeedSummary(
@@ -214,12 +229,22 @@ async def _holds_events(conn: AsyncConnection) -> bool:
     return False
 
 
+def _say(line: str) -> None:
+    print(f"demo: {line}", flush=True)
+
+
 async def _seed(settings: Settings, days: int, seed: int | None) -> SeedSummary:
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)
         return await seed_demo_history(
-            engine, datetime.now(UTC), random.Random(seed), days, zone=settings.zone, currency=settings.currency
+            engine,
+            datetime.now(UTC),
+            random.Random(seed),
+            days,
+            zone=settings.zone,
+            currency=settings.currency,
+            progress=_say,
         )
     finally:
         await engine.dispose()
@@ -248,7 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
             "into a database without events; a second run does nothing."
         ),
     )
-    parser.add_argument("--days", type=_days, default=35, help="how many days of history, up to now (default: 35)")
+    parser.add_argument(
+        "--days",
+        type=_days,
+        default=_DEFAULT_DAYS,
+        help=f"how many days of history, up to now (default: {_DEFAULT_DAYS})",
+    )
     parser.add_argument("--seed", type=int, help="seed of the random history, to repeat it exactly")
     parser.add_argument(
         "--yes-write-demo-data",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -93,11 +93,13 @@ class AlertMonitor:
         signals: dict[str, Decimal | None] = {
             "computeSeconds": Decimal(compute_seconds).quantize(_MILLISECOND),
         }
-        if not self._metrics & {"failedShareLastHour", "revenueTodayVsLastWeek"}:
+        if not self._metrics & {"failedShareLastHour", "failedShareLast15Minutes", "revenueTodayVsLastWeek"}:
             return signals
         async with self._engine.connect() as conn:
             if "failedShareLastHour" in self._metrics:
                 signals["failedShareLastHour"] = await store.failed_share_last_hour(conn, now)
+            if "failedShareLast15Minutes" in self._metrics:
+                signals["failedShareLast15Minutes"] = await store.failed_share(conn, now, timedelta(minutes=15))
             if "revenueTodayVsLastWeek" in self._metrics:
                 today = Decimal(data["revenue"]["today"])
                 signals["revenueTodayVsLastWeek"] = await store.revenue_today_vs_last_week(conn, now, self._zone, today)

@@ -30,6 +30,7 @@ SEVERITIES = ("info", "warning", "critical")
 # Signals beyond the snapshot's own fields (the spec's monitoring list).
 SIGNALS = {
     "failedShareLastHour": "percent of the transactions created in the last hour that failed",
+    "failedShareLast15Minutes": "percent of the transactions created in the last 15 minutes that failed",
     "revenueTodayVsLastWeek": "percent change of today's revenue against the same day last week, to the same time",
     "computeSeconds": "seconds the snapshot took to compute",
 }
@@ -90,12 +91,14 @@ class Rule:
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="failed-transactions",
-        metric="failedShareLastHour",
+        # 15 minutes, not an hour: an incident's alert resolves soon after it ends, instead of
+        # staying on for the hour its failures take to leave the window.
+        metric="failedShareLast15Minutes",
         direction="above",
         threshold=Decimal(5),
         clear=Decimal(4),
         severity="critical",
-        message="Failed transactions are {value}% of the last hour's (alert above {threshold}%)",
+        message="Failed transactions are {value}% of the last 15 minutes' (alert above {threshold}%)",
     ),
     Rule(
         name="revenue-drop",

@@ -100,7 +100,12 @@ def _event(row: Any) -> AlertEvent:
 
 async def failed_share_last_hour(conn: AsyncConnection, now: datetime) -> Decimal | None:
     """Percent of the transactions created in `(now - 1 h, now]` that have failed; None if there are none."""
-    since = now - timedelta(hours=1)
+    return await failed_share(conn, now, timedelta(hours=1))
+
+
+async def failed_share(conn: AsyncConnection, now: datetime, window: timedelta) -> Decimal | None:
+    """Percent of the transactions created in `(now - window, now]` that have failed; None if there are none."""
+    since = now - window
     query = select(
         func.count(),
         func.count().filter(Transaction.status == "failed"),

@@ -98,6 +98,7 @@ def test_snapshot_values_name_every_number_by_its_path() -> None:
         "activeUsers.current": Decimal(4),
         "content.conversionRate": Decimal("4.30"),
         "failedShareLastHour": None,
+        "failedShareLast15Minutes": None,
         "revenueTodayVsLastWeek": None,
         "computeSeconds": Decimal("0.012"),
     }

@@ -59,7 +59,7 @@ def test_settings_read_the_file_named_by_the_environment(tmp_path: Path) -> None
 
 def test_the_default_rules_are_the_specs_monitoring_list() -> None:
     assert [(r.metric, r.direction, r.threshold) for r in DEFAULT_RULES] == [
-        ("failedShareLastHour", "above", Decimal(5)),
+        ("failedShareLast15Minutes", "above", Decimal(5)),
         ("revenueTodayVsLastWeek", "below", Decimal(-30)),
         ("computeSeconds", "above", Decimal(1)),
     ]

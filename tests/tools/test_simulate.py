@@ -291,7 +291,9 @@ async def test_stopping_a_run_delivers_the_outcome_of_every_pending_transaction(
 
 
 def test_the_command_survives_a_sidecar_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--url", "http://127.0.0.1:9", "--duration", "1.5", "--batch-interval", "0.1", "--seed", "1"]) == 0
+    # --rate 200: the demo's own rate may send nothing in 1.5 s; at any hour's weight this sends dozens.
+    argv = ["--url", "http://127.0.0.1:9", "--rate", "200", "--duration", "1.5", "--batch-interval", "0.1"]
+    assert main([*argv, "--seed", "1"]) == 0
     err = capsys.readouterr().err
     assert "ConnectError" in err and "sending the same" in err
     assert "done: 0 events sent" in err and "unsent" in err

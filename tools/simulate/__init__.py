@@ -7,16 +7,30 @@ says is safe to retry. `run_simulation` ties them to the wall clock.
 """
 
 from tools.simulate.cli import main, run_simulation
+from tools.simulate.rhythm import EpisodeProfile, EpisodeSchedule, Seasonality
 from tools.simulate.sender import EventSender, SendStats
-from tools.simulate.traffic import Catalogue, TrafficModel, TrafficProfile, ZipfChooser, user_id
+from tools.simulate.traffic import (
+    DEMO_RATE,
+    Catalogue,
+    TrafficModel,
+    TrafficProfile,
+    ZipfChooser,
+    demo_profile,
+    user_id,
+)
 
 __all__ = [
+    "DEMO_RATE",
     "Catalogue",
+    "EpisodeProfile",
+    "EpisodeSchedule",
     "EventSender",
+    "Seasonality",
     "SendStats",
     "TrafficModel",
     "TrafficProfile",
     "ZipfChooser",
+    "demo_profile",
     "main",
     "run_simulation",
     "user_id",

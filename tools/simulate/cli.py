@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from metrics_client.protocol import EVENTS_PATH
 from metrics_client.settings import ClientConfigurationError, ClientSettings
 from tools.simulate.sender import EventSender, SendStats
-from tools.simulate.traffic import TrafficModel, TrafficProfile
+from tools.simulate.traffic import DEMO_RATE, TrafficModel, demo_profile
 
 _WIND_DOWN_SECONDS = 2.0  # how long a stopping run keeps trying to deliver its last events
 
@@ -70,6 +71,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{name!r} is not an IANA time zone") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.simulate",
@@ -79,23 +87,41 @@ def build_parser() -> argparse.ArgumentParser:
             f"POST <url>{EVENTS_PATH} in batches; a failed batch is retried (events are idempotent)."
         ),
         epilog=(
-            "A summary line goes to stderr every 10 s and at the end. Ctrl-C (or SIGTERM) stops; transactions still "
-            "pending then get their outcome, so that none stays pending forever."
+            "A summary line goes to stderr every --report-every seconds and at the end. Ctrl-C (or SIGTERM) "
+            "stops; transactions still pending then get their outcome, so that none stays pending forever."
         ),
     )
     parser.add_argument("--url", help="the sidecar's base URL (default: METRICS_API_URL, else http://localhost:3000)")
-    parser.add_argument("--rate", type=_positive, default=20.0, help="events per second, on average (default: 20)")
+    parser.add_argument(
+        "--rate",
+        type=_positive,
+        default=DEMO_RATE,
+        help=(
+            "events per second at the rhythm's weight 1 (a weekday afternoon); the local hour and weekday "
+            f"scale it, as in the demo history (default: {DEMO_RATE:g}, the demo history's own)"
+        ),
+    )
+    parser.add_argument(
+        "--timezone",
+        type=_zone,
+        default=ZoneInfo("UTC"),
+        help="the IANA zone whose hours and weekdays set the rhythm; the sidecar's METRICS_TIMEZONE (default: UTC)",
+    )
     parser.add_argument("--duration", type=_positive, help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument(
         "--seed", type=int, help="seed of the random traffic, to repeat a run's pattern (ids still differ per run)"
     )
     parser.add_argument("--batch-interval", type=_positive, default=1.0, help="seconds between batches (default: 1)")
+    parser.add_argument(
+        "--report-every", type=_positive, default=10.0, help="seconds between summary lines (default: 10)"
+    )
     return parser
 
 
 async def _simulate(args: argparse.Namespace, url: str, stats: SendStats) -> None:
     run_id = secrets.token_hex(4)  # not from the seed: a repeated seed must not repeat ids
-    model = TrafficModel(random.Random(args.seed), _utc_now(), TrafficProfile(rate=args.rate), run_id=run_id)
+    profile = demo_profile(args.timezone, rate=args.rate)
+    model = TrafficModel(random.Random(args.seed), _utc_now(), profile, run_id=run_id)
     # SIGTERM (how run.sh and service managers stop it) ends the run like Ctrl-C, with its wind-down.
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -104,10 +130,13 @@ async def _simulate(args: argparse.Namespace, url: str, stats: SendStats) -> Non
     async with httpx.AsyncClient(timeout=10.0) as client:
         sender = EventSender(client, url, stats=stats)
         sender.say(
-            f"sending about {args.rate:g} events/s to {sender.events_url} every {args.batch_interval:g} s "
+            f"sending the demo platform's traffic ({args.rate:g} events/s at weight 1, {args.timezone.key} hours) "
+            f"to {sender.events_url} every {args.batch_interval:g} s "
             f"(run {run_id}, {model.online_users} users online); Ctrl-C stops"
         )
-        await run_simulation(model, sender, batch_interval=args.batch_interval, duration=args.duration)
+        await run_simulation(
+            model, sender, batch_interval=args.batch_interval, duration=args.duration, report_every=args.report_every
+        )
 
 
 def main(argv: Sequence[str] | None = None, settings: ClientSettings | None = None) -> int:

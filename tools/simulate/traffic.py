@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.metrics import format_timestamp
+from tools.simulate.rhythm import EpisodeProfile, EpisodeSchedule, Seasonality
 
 # What a catalogue item costs, and how often items are priced so: most content is cheap.
 _PRICE_POINTS = ("4.99", "9.99", "14.99", "19.99", "29.99", "49.99", "99.00", "199.00")
@@ -56,7 +58,7 @@ class Catalogue:
 class TrafficProfile:
     """The knobs of the simulated platform; the defaults read like a small, healthy one."""
 
-    rate: float = 20.0  # events per second, all kinds together
+    rate: float = 20.0  # events per second, all kinds together, where the seasonality's weight is 1
     anonymous_share: float = 0.1  # share of the rate that is views by visitors who are not signed in
     view_share: float = 0.8  # share of a signed-in user's actions that are views (the rest: activity)
     action_gap: float = 10.0  # mean seconds between one user's actions; sets how many users are online
@@ -70,6 +72,8 @@ class TrafficProfile:
     max_pending: int = 500  # transactions waiting for their outcome, at most
     max_step: float = 30.0  # longest stretch one tick covers; a longer gap (an outage) is skipped
     catalogue_size: int = 500
+    seasonality: Seasonality | None = None  # None: the same rate around the clock
+    episodes: EpisodeProfile | None = None  # None: failures at the steady shares above, never in bursts
 
     def __post_init__(self) -> None:
         if not self.rate > 0:
@@ -87,7 +91,26 @@ class TrafficProfile:
             raise ValueError("max_users must be at least 1, max_pending at least 0, max_step positive")
 
 
-def _signed_in_rates(profile: TrafficProfile) -> tuple[float, int]:
+# The demo platform: small enough that 120 days of it seed SQLite in seconds, busy enough that
+# the dashboard moves. `rate` is events/s where the rhythm's weight is 1 (a weekday mid-afternoon).
+DEMO_RATE = 0.035
+
+
+def demo_profile(zone: ZoneInfo, rate: float = DEMO_RATE) -> TrafficProfile:
+    """The profile both the demo history and the quick start's simulator run, in the sidecar's zone."""
+    return TrafficProfile(
+        rate=rate,
+        action_gap=60.0,
+        mean_session=900.0,
+        conversion=0.08,
+        direct_failure=0.005,  # with 20 % pending of which 2.5 % fail: 1 % of payments fail outside episodes
+        pending_failure=0.025,
+        seasonality=Seasonality(zone),
+        episodes=EpisodeProfile(),
+    )
+
+
+def _signed_in_rates(profile: TrafficProfile) -> tuple[float, float]:
     """(actions per second of signed-in users, users online) for the whole to send `rate` events/s.
 
     Besides users' actions and anonymous views, logins, purchases and settlements are events too;
@@ -98,11 +121,11 @@ def _signed_in_rates(profile: TrafficProfile) -> tuple[float, int]:
     left = profile.rate - anonymous * (1 + per_view)
     # logins per action: one per session of `mean_session / action_gap` actions
     actions = left / (1 + profile.action_gap / profile.mean_session + per_view * profile.view_share)
-    online = round(actions * profile.action_gap)
+    online = actions * profile.action_gap  # a mean: a small platform may have fewer than one online
     if online > profile.max_users:  # fewer, busier users: fewer logins
         online = profile.max_users
         actions = (left - online / profile.mean_session) / (1 + per_view * profile.view_share)
-    if actions <= 0 or online < 1:
+    if actions <= 0:
         raise ValueError(f"a rate of {profile.rate:g} events/s is too low for this profile")
     return actions, online
 
@@ -131,15 +154,18 @@ class TrafficModel:
         views = actions * profile.view_share + self._anonymous_rate
         # Only signed-in users buy, so their views convert more often for `conversion` to hold overall.
         self._buy_chance = min(1.0, profile.conversion * views / (actions * profile.view_share))
-        self._population = max(1000, 20 * online)  # returning users: the same ids come back
+        self._population = max(1000, round(20 * online))  # returning users: the same ids come back
         self._sessions: dict[str, datetime] = {}  # user -> when the session ends
         self._actions: list[tuple[datetime, int, str]] = []  # heap: each online user's next action
         self._pending: list[tuple[datetime, int, str, str]] = []  # heap: (due, seq, id, outcome)
         self._seq = itertools.count()
         self._transactions = itertools.count(1)
+        self._seasonality = profile.seasonality
+        self._episodes = None if profile.episodes is None else EpisodeSchedule(rng, start, profile.episodes)
         self._next_arrival = self._after(start, self._arrival_rate)
         self._next_anonymous = self._after(start, self._anonymous_rate)
-        for _ in range(online):  # start warm: a full platform at once, not a ramp over minutes
+        # Start warm: a full platform at once, not a ramp over minutes.
+        for _ in range(round(online * self._weight(start))):
             self._arrive(start, login=None)
 
     @property
@@ -176,8 +202,16 @@ class TrafficModel:
 
     # -- processes ---------------------------------------------------------------------------
 
+    def _weight(self, at: datetime) -> float:
+        return 1.0 if self._seasonality is None else self._seasonality.weight(at)
+
+    def _in_episode(self, at: datetime) -> bool:
+        return self._episodes is not None and self._episodes.active(at)
+
     def _after(self, moment: datetime, rate: float) -> datetime:
-        """The next event of a Poisson process of `rate` per second; never, for a rate of 0."""
+        """The next event of a Poisson process of `rate` per second at weight 1, drawn at the weight
+        of `moment` (the weights change by the hour, gaps are seconds to minutes); never, for 0."""
+        rate *= self._weight(moment)
         return moment + timedelta(seconds=self._rng.expovariate(rate)) if rate > 0 else _NEVER
 
     def _run_arrivals(self, since: datetime, now: datetime, out: list[_Timed]) -> None:
@@ -264,11 +298,16 @@ class TrafficModel:
         profile = self._profile
         transaction_id = f"sim-{self._run_id}-t-{next(self._transactions):06d}"
         roll = self._rng.random()
-        if roll < profile.direct_failure:
+        direct_failure, pending_failure = profile.direct_failure, profile.pending_failure
+        if profile.episodes is not None and self._in_episode(at):
+            # The provider declines most payments, at once or when they settle: `failure` of all of them.
+            direct_failure = profile.episodes.failure * (1 - profile.pending_share)
+            pending_failure = profile.episodes.failure
+        if roll < direct_failure:
             status = "failed"
-        elif roll < profile.direct_failure + profile.pending_share and len(self._pending) < profile.max_pending:
+        elif roll < direct_failure + profile.pending_share and len(self._pending) < profile.max_pending:
             status = "pending"
-            outcome = "failed" if self._rng.random() < profile.pending_failure else "completed"
+            outcome = "failed" if self._rng.random() < pending_failure else "completed"
             due = at + timedelta(seconds=self._rng.uniform(*profile.settle_delay))
             heapq.heappush(self._pending, (due, next(self._seq), transaction_id, outcome))
         else:
