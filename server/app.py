@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from metrics_client.protocol import CloseCode
+from server import shutdown
 from server.access import AccessMiddleware, AuthFailures
 from server.alerts.delivery import WebhookDelivery
 from server.alerts.feed import AlertFeed
@@ -47,6 +48,7 @@ from server.ws_protocol import ping_limited
 
 log = logging.getLogger("server.app")
 
+SHUTDOWN_STEP_SECONDS = 5.0  # each step of the shutdown after the snapshot loop and the webhooks
 SOCKETS_AUTHENTICATING_PER_ADDRESS = 8  # sockets of one address still waiting for their first-message token
 
 
@@ -139,23 +141,25 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 "token_sockets": token_sockets,
             }
         finally:
+            # Every step is bounded (server/shutdown.py): one that waits on a database or Redis that
+            # does not answer is cut short with a log line, and the next steps still run.
             if loop is not None:
                 loop.stop()
                 if tasks:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=settings.interval + 10)
+                    # The snapshot in progress, if any, may finish first: its task is only cancelled
+                    # (between statements or not) once this deadline passes.
+                    await shutdown.bounded("the snapshot loop", tasks[0], settings.interval + 10)
             if delivery is not None and tasks:
-                await delivery.drain()  # the last transitions, briefly: a receiver may be down
+                # The last transitions, briefly: a receiver may be down.
+                drain_seconds = settings.webhook_delivery.drain_timeout + 1
+                await shutdown.bounded("webhook delivery", delivery.drain(), drain_seconds)
             if leadership is not None:
-                with contextlib.suppress(Exception):
-                    await leadership.release()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                await shutdown.bounded("releasing the snapshot lease", leadership.release(), SHUTDOWN_STEP_SECONDS)
+            await shutdown.cancel_all("the background tasks", tasks, SHUTDOWN_STEP_SECONDS)
             if hub is not None:
-                await hub.close()
-            await backend.disconnect()
-            await engine.dispose()
+                await shutdown.bounded("the cache sender", hub.close(), SHUTDOWN_STEP_SECONDS)
+            await shutdown.bounded("closing the cache backend", backend.disconnect(), SHUTDOWN_STEP_SECONDS)
+            await shutdown.bounded("closing the database connections", engine.dispose(), SHUTDOWN_STEP_SECONDS)
 
     install_log_filters()
     middleware = [
