@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 log = logging.getLogger("server.shutdown")
@@ -35,7 +35,7 @@ async def cancel_all(step: str, tasks: Iterable[asyncio.Task[Any]], seconds: flo
     return await _settle(step, pending, seconds)
 
 
-async def _settle(step: str, tasks: list[asyncio.Future[Any]], seconds: float) -> bool:
+async def _settle(step: str, tasks: Sequence[asyncio.Future[Any]], seconds: float) -> bool:
     if not tasks:
         return True
     # `asyncio.wait` never cancels what it waits for, so a step that ignores its cancellation

@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 from server import shutdown
 from server.app import create_app
 from server.settings import Settings
-from tests.helpers import LocalClient, loop_of
-from tests.live import wait_until
+from tests.support.helpers import LocalClient, loop_of
+from tests.support.live import wait_until
 
 
 async def test_a_step_that_finishes_in_time_is_awaited_to_its_end(caplog: pytest.LogCaptureFixture) -> None:
