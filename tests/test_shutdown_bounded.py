@@ -110,5 +110,13 @@ def test_a_stop_while_another_connection_holds_the_lease_row_finishes_and_says_s
         # Leaving the client ran the lifespan's shutdown: releasing the lease waited on the row.
     finally:
         lock.release()
-    released = [m for m in caplog.messages if m.startswith("shutdown: releasing the snapshot lease did not finish")]
+    # The release waits at most its lock_timeout (2 s, server/storage/lease.py) and fails, or the
+    # step's own limit ends it: either way the stop goes on, and says so once.
+    released = [
+        m
+        for m in caplog.messages
+        if m.startswith(
+            ("shutdown: releasing the snapshot lease did not finish", "shutdown: releasing the snapshot lease failed")
+        )
+    ]
     assert len(released) == 1, caplog.messages

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy import case, func, insert, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.storage.db import write_connection
@@ -43,6 +43,7 @@ async def acquire(engine: AsyncEngine, holder: str, ttl: float, name: str = SNAP
     conn = await write_connection(engine)
     try:
         async with conn.begin():
+            await _bounded_lock_wait(conn)
             lease = SidecarLease.__table__
             statement = (
                 update(lease)
@@ -74,12 +75,21 @@ async def release(engine: AsyncEngine, holder: str, name: str = SNAPSHOTS) -> No
     conn = await write_connection(engine)
     try:
         async with conn.begin():
+            await _bounded_lock_wait(conn)
             lease = SidecarLease.__table__
             await conn.execute(
                 update(lease).where(lease.c.name == name, lease.c.holder == holder).values(holder=None, expires_at=None)
             )
     finally:
         await conn.close()
+
+
+async def _bounded_lock_wait(conn: AsyncConnection) -> None:
+    """On PostgreSQL, wait at most 2 s for the lease row's lock in this transaction: a connection
+    that holds it longer (a stuck writer, a hand-run `SELECT ... FOR UPDATE`) makes the renewal or
+    the release fail, which is said and retried, instead of holding the loop or a shutdown forever."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
 
 
 async def fence(conn: AsyncConnection, holder: str, epoch: int, ttl: float, name: str = SNAPSHOTS) -> None:
