@@ -4,7 +4,8 @@
 --   totals: the sum of the rows of `snapshot_totals`;
 --   revenue of the day, week and month: the 15-minute sales rollup for the whole quarters from
 --   :day_first / :week_first / :month_first (NULL: none) up to :cut, and the raw completed rows
---   for the rest of [start, :now] (before the first whole quarter, and from :cut on);
+--   for the rest of [start, :now]: the head of each period before its first whole quarter
+--   (up to :cut when it has none) and the tail from :cut on, each read on its own index range;
 --   active users now: distinct users with a moment in (:current_from, :now];
 --   peak: the snapshot log's highest `current` after :peak_from;
 --   active users today, when :use_days and the day tables are keyed by :zone and cover :today:
@@ -71,15 +72,21 @@ FROM (
     FROM rollup_sales_15m WHERE bucket >= least(:day_first, :week_first, :month_first) AND bucket < :cut
 ) roll,
 (
-    SELECT coalesce(sum(amount) FILTER (WHERE t >= :day_start
-               AND (:day_first IS NULL OR t < :day_first OR t >= :cut)), 0) AS day_amount,
-           coalesce(sum(amount) FILTER (WHERE t >= :week_start
-               AND (:week_first IS NULL OR t < :week_first OR t >= :cut)), 0) AS week_amount,
-           coalesce(sum(amount) FILTER (WHERE t >= :month_start
-               AND (:month_first IS NULL OR t < :month_first OR t >= :cut)), 0) AS month_amount
+    SELECT coalesce(sum(amount) FILTER (WHERE part = 'day' OR part = 'tail' AND t >= :day_start), 0) AS day_amount,
+           coalesce(sum(amount) FILTER (WHERE part = 'week' OR part = 'tail' AND t >= :week_start), 0) AS week_amount,
+           coalesce(sum(amount) FILTER (WHERE part = 'month' OR part = 'tail' AND t >= :month_start), 0) AS month_amount
     FROM (
-        SELECT coalesce(completed_at, created_at) AS t, amount FROM transactions
-        WHERE status = 'completed' AND coalesce(completed_at, created_at) >= least(:day_start, :week_start, :month_start)
+        SELECT 'tail' AS part, coalesce(completed_at, created_at) AS t, amount FROM transactions
+        WHERE status = 'completed' AND coalesce(completed_at, created_at) >= :cut
             AND coalesce(completed_at, created_at) <= :now
+        UNION ALL SELECT 'day', coalesce(completed_at, created_at), amount FROM transactions
+        WHERE status = 'completed' AND coalesce(completed_at, created_at) >= :day_start
+            AND coalesce(completed_at, created_at) < coalesce(:day_first, :cut)
+        UNION ALL SELECT 'week', coalesce(completed_at, created_at), amount FROM transactions
+        WHERE status = 'completed' AND coalesce(completed_at, created_at) >= :week_start
+            AND coalesce(completed_at, created_at) < coalesce(:week_first, :cut)
+        UNION ALL SELECT 'month', coalesce(completed_at, created_at), amount FROM transactions
+        WHERE status = 'completed' AND coalesce(completed_at, created_at) >= :month_start
+            AND coalesce(completed_at, created_at) < coalesce(:month_first, :cut)
     ) c
 ) raw;
