@@ -70,7 +70,7 @@ async def _unfolded_read(engine: Any, product: Callable[[], Awaitable[Any]], eve
                 text(
                     "INSERT INTO user_activity (user_id, at) SELECT :tag || '-' || g,"
                     " now() - interval '10 minutes' - random() * interval '50 minutes'"
-                    " FROM generate_series(:lo, :hi) AS g"
+                    " FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g"
                 ),
                 {"tag": tag, "lo": lo, "hi": min(lo + 1000, events) - 1},
             )
