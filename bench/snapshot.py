@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.snapshot            # 1 M transactions, 3 M views, 2 M activity rows
     .venv/bin/python -m bench.snapshot --full     # 10 M / 30 M / 20 M (the issue's size)
+    .venv/bin/python -m bench.snapshot --millions 3   # 3 M / 9 M / 6 M: how it scales between the two
 
 It builds (or reuses) its data set next to BENCH_DATABASE_URL's (default
 postgresql://postgres@127.0.0.1:5432/test; see `bench.snapshot_data`), adds ten minutes of live
@@ -133,11 +134,14 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int, unfolded: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="10 M transactions, 30 M views, 20 M activity rows")
+    parser.add_argument("--millions", type=int, help="N M transactions, 3N M views, 2N M activity rows")
     parser.add_argument("--runs", type=int, default=31, help="timed runs of the product side (default 31)")
     parser.add_argument("--zone", default="UTC", help="METRICS_TIMEZONE for the run (default UTC)")
     parser.add_argument("--unfolded", type=int, default=0, help="also time the read with N events' deltas unfolded")
     args = parser.parse_args()
     size = FULL if args.full else REDUCED
+    if args.millions:
+        size = Size(args.millions * 1_000_000, args.millions * 3_000_000, args.millions * 2_000_000)
     url = asyncio.run(prepare(BASE_URL, size))
     asyncio.run(measure(url, size, ZoneInfo(args.zone), args.runs, args.unfolded))
 
