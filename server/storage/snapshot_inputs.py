@@ -92,11 +92,11 @@ async def _read_postgresql(conn: AsyncConnection, periods: Periods, now: datetim
     cut = floor_to(now, QUARTER)
     starts = {"day": periods.day_start, "week": periods.week_start, "month": periods.month_start}
     parameters: dict[str, Any] = {"now": now, "cut": cut}
-    for name, start in starts.items():
+    for period, start in starts.items():
         first = ceil_to(start, QUARTER)
-        parameters[f"{name}_start"] = start
-        parameters[f"{name}_first"] = first if first < cut else None  # no whole quarter: all raw
-    name = getattr(zone, "key", None)
+        parameters[f"{period}_start"] = start
+        parameters[f"{period}_first"] = first if first < cut else None  # no whole quarter: all raw
+    name: str | None = getattr(zone, "key", None)
     tomorrow_start = period_starts(periods.day_start + timedelta(hours=36), zone).day_start
     parameters.update(
         current_from=now - ACTIVE_WINDOW,
