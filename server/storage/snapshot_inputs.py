@@ -106,6 +106,9 @@ async def _read_postgresql(conn: AsyncConnection, periods: Periods, now: datetim
         zone=name or "",
         use_days=name is not None and _dates_run_forward(zone, periods.day_start),
     )
+    # Workers cost more to start than the read's few thousand rows take (tens of ms on a busy
+    # machine), and the newest rows, past the statistics, look many enough to the planner.
+    await conn.execute(_NO_PARALLEL_WORKERS)
     row = (await conn.execute(_SNAPSHOT_READ, parameters)).one()
     active_today = _counted_from_day_tables(row.active_today)
     if active_today is None:
@@ -131,6 +134,7 @@ def _counted_from_day_tables(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+_NO_PARALLEL_WORKERS = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
 _PERIODS = ("day", "week", "month")
 _SNAPSHOT_READ = text(sql.statement("postgresql", "snapshot_read", "snapshot inputs")).bindparams(
     *(bindparam(key, type_=UtcDateTime()) for key in ("now", "cut", "current_from", "peak_from", "until")),
