@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from server.backends import create_backend
 from server.hub import SnapshotHub
@@ -135,6 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="10 M transactions, 30 M views, 20 M activity rows")
     parser.add_argument("--millions", type=int, help="N M transactions, 3N M views, 2N M activity rows")
+    parser.add_argument(
+        "--copy",
+        help="read a copy of the data set made with CREATE DATABASE <copy> TEMPLATE <data set> (to run two"
+        " versions side by side, each on its own copy, so that one's maintenance does not tidy the other's)",
+    )
     parser.add_argument("--runs", type=int, default=31, help="timed runs of the product side (default 31)")
     parser.add_argument("--zone", default="UTC", help="METRICS_TIMEZONE for the run (default UTC)")
     parser.add_argument("--unfolded", type=int, default=0, help="also time the read with N events' deltas unfolded")
@@ -143,6 +149,8 @@ def main() -> None:
     if args.millions:
         size = Size(args.millions * 1_000_000, args.millions * 3_000_000, args.millions * 2_000_000)
     url = asyncio.run(prepare(BASE_URL, size))
+    if args.copy:
+        url = make_url(url).set(database=args.copy).render_as_string(hide_password=False)
     asyncio.run(measure(url, size, ZoneInfo(args.zone), args.runs, args.unfolded))
 
 
