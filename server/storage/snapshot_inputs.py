@@ -90,9 +90,9 @@ async def _plain_active_today(conn: AsyncConnection, periods: Periods, now: date
 
 async def _read_postgresql(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
     cut = floor_to(now, QUARTER)
-    starts = {"day": periods.day_start, "week": periods.week_start, "month": periods.month_start}
+    starts = (periods.day_start, periods.week_start, periods.month_start)
     parameters: dict[str, Any] = {"now": now, "cut": cut}
-    for period, start in starts.items():
+    for period, start in zip(_PERIODS, starts, strict=True):
         first = ceil_to(start, QUARTER)
         parameters[f"{period}_start"] = start
         parameters[f"{period}_first"] = first if first < cut else None  # no whole quarter: all raw
@@ -138,11 +138,7 @@ _NO_PARALLEL_WORKERS = text("SELECT set_config('max_parallel_workers_per_gather'
 _PERIODS = ("day", "week", "month")
 _SNAPSHOT_READ = text(sql.statement("postgresql", "snapshot_read", "snapshot inputs")).bindparams(
     *(bindparam(key, type_=UtcDateTime()) for key in ("now", "cut", "current_from", "peak_from", "until")),
-    *(
-        bindparam(f"{period}_{edge}", type_=UtcDateTime())
-        for period in ("day", "week", "month")
-        for edge in ("start", "first")
-    ),
+    *(bindparam(f"{period}_{edge}", type_=UtcDateTime()) for period in _PERIODS for edge in ("start", "first")),
     bindparam("today", type_=Date()),
     bindparam("zone", type_=Text()),
     bindparam("use_days", type_=Boolean()),
