@@ -7,7 +7,9 @@ that computes the snapshots calls `maintain_derived` after each read:
   their first day up to yesterday and prune the days before it;
 - fold the day deltas into the day rows, and a day's count rows into one;
 - fold the snapshot totals' rows into one, and the recent rollup buckets' rows into one each,
-  once more than `FOLD_AT` pile up.
+  once more than `FOLD_AT` pile up;
+- then, outside that transaction, VACUUM the small append-only tables it folded (their dead
+  rows would otherwise slow the snapshot's read until autovacuum comes, if it is on).
 Each step is all or nothing and leaves every read exact; so does a failed or skipped run. SQLite
 has nothing to maintain (its triggers keep one row per bucket).
 """
@@ -64,17 +66,31 @@ async def maintain_derived(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -
     if engine.dialect.name != "postgresql":
         return
     async with engine.begin() as conn:
-        await _maintain(conn, now, zone)
+        folded = await _maintain(conn, now, zone)
+    if folded:
+        await _vacuum(engine, folded)
 
 
-async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> None:
+async def _vacuum(engine: AsyncEngine, tables: list[str]) -> None:
+    """Reclaim the rows a fold deleted from its small append-only tables, and refresh their
+    statistics. Left to autovacuum (off on some servers, and slow to come to small tables),
+    their dead rows pile up: the snapshot's read then scans pages of nothing, and its plan,
+    going by a row count of long ago, scans the whole table instead of the index. A plain
+    VACUUM takes no lock that writers wait for; it cannot run in a transaction."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"VACUUM (ANALYZE) {', '.join(tables)}"))
+
+
+async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> list[str]:
+    """The steps that are due, in `conn`'s transaction; the small tables whose rows it folded."""
     # One maintainer at a time (FOLD): when another holds it, this run is skipped rather than
     # queued, and no lock is waited for long (a holder that hangs must not hang the snapshots).
     # Losing a fold in a crash loses nothing (it is all or nothing): its commit needs no flush.
     settings = "set_config('synchronous_commit', 'off', true), set_config('lock_timeout', '2s', true)"
     await conn.execute(text(f"SELECT {settings}"))
     if not (await conn.execute(text(f"SELECT pg_try_advisory_xact_lock({locks.FOLD})"))).scalar_one():
-        return
+        return []
     today = now.astimezone(zone).date()
     since = await _key_days(conn, getattr(zone, "key", None), today)
     # No rebuild but this transaction's own from here on (its own locks never conflict).
@@ -85,14 +101,19 @@ async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> Non
     if since is not None and oldest is not None and oldest < since:
         for prune in _PRUNES:
             await conn.execute(prune, {"since": since})
+    folded: list[str] = []
     if todo.oldest_delta_day is not None:
         await conn.execute(_FOLD_DAY_DELTAS)
+        folded.append("active_user_day_deltas")
     if todo.today_count_rows > FOLD_AT:
         await conn.execute(_FOLD_DAY_COUNTS, {"today": today})
+        folded.append("active_day_counts")
     if todo.totals_rows > FOLD_AT:
         await conn.execute(_FOLD_TOTALS)
+        folded.append("snapshot_totals")
     if todo.recent_rollup_rows > FOLD_AT:
         await fold_recent_rollups(conn, now)
+    return folded
 
 
 async def _key_days(conn: AsyncConnection, zone_name: str | None, today: date) -> date | None:

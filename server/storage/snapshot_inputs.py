@@ -9,25 +9,27 @@ all the rows, whatever state the maintenance (`server.storage.maintenance`) left
   quarter up to `now`, and a period start off the quarter grid, which no zone in use has);
 - `activeUsers.current`: the raw moments of the last 5 minutes, on covering indexes;
 - `activeUsers.today` on PostgreSQL, when the day tables are keyed by the sidecar's zone and
-  cover today: `sql/postgresql/active_today.sql` (the day's counts, corrected by the deltas not
+  cover today, the day's counts, corrected by the deltas not
   yet folded, less the users whose moments today are all still ahead of `now`); on SQLite, or
   otherwise, the plain distinct count;
 - `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index.
+On PostgreSQL all of it is one fixed statement, `sql/postgresql/snapshot_read.sql`: one round
+trip, planned once per connection, nothing for SQLAlchemy to compile per snapshot.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, bindparam, case, func, literal, or_, select, text
+from sqlalchemy import Boolean, Date, Text, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, period_starts
 from server.storage import sql
-from server.storage.models import ActiveDaysConfig, RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
+from server.storage.models import RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 from server.storage.types import UtcDateTime
@@ -48,27 +50,23 @@ def _scalar(expression: Any, *where: Any) -> Any:
 async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
     """The same `MetricInputs` as `read_metric_inputs(conn, periods, now)`, without reading history.
 
-    One statement reads everything but PostgreSQL's count for today, which takes a second. It
-    writes nothing: folding and pruning is `server.storage.maintenance.maintain_derived`.
+    On PostgreSQL one fixed statement (`sql/postgresql/snapshot_read.sql`) reads everything; on
+    SQLite one statement built here, and a plain count for today. It writes nothing: folding
+    and pruning is `server.storage.maintenance.maintain_derived`.
     """
-    postgres = conn.dialect.name == "postgresql"
+    if conn.dialect.name == "postgresql":
+        return await _read_postgresql(conn, periods, now, zone)
     columns = [_scalar(func.coalesce(func.sum(measure), 0)) for measure in _TOTALS]
     columns.extend(_period_revenue(conn, periods, now))
     columns.append(_active_users(now - ACTIVE_WINDOW, now, exclusive_start=True))
     columns.append(
         _scalar(func.coalesce(func.max(SnapshotLog.active_current), 0), SnapshotLog.computed_at > now - PEAK_WINDOW)
     )
-    if postgres:
-        columns.extend([_scalar(ActiveDaysConfig.zone), _scalar(ActiveDaysConfig.since_day)])
     row = (await conn.execute(select(*columns))).one()
     pending, completed, failed, revenue_total, views = row[:5]
     rollup_cents, raw_cents = row[5:8], row[8:11]
     current, peak = row[11:13]
-    active_today = await _active_today(conn, periods, now, zone, row[13], row[14]) if postgres else None
-    if active_today is None:
-        active_today = (
-            await conn.execute(select(_active_users(periods.day_start, now, exclusive_start=False)))
-        ).scalar_one()
+    active_today = await _plain_active_today(conn, periods, now)
     today, week, month = (int(rollup) + _to_cents(raw) for rollup, raw in zip(rollup_cents, raw_cents, strict=True))
     return MetricInputs(
         revenue_total_cents=int(revenue_total),
@@ -83,6 +81,68 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
         total_views=int(views),
         peak_seen_24h=peak,
     )
+
+
+async def _plain_active_today(conn: AsyncConnection, periods: Periods, now: datetime) -> int:
+    statement = select(_active_users(periods.day_start, now, exclusive_start=False))
+    return int((await conn.execute(statement)).scalar_one())
+
+
+async def _read_postgresql(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
+    cut = floor_to(now, QUARTER)
+    starts = (periods.day_start, periods.week_start, periods.month_start)
+    parameters: dict[str, Any] = {"now": now, "cut": cut}
+    for period, start in zip(_PERIODS, starts, strict=True):
+        first = ceil_to(start, QUARTER)
+        parameters[f"{period}_start"] = start
+        parameters[f"{period}_first"] = first if first < cut else None  # no whole quarter: all raw
+    name: str | None = getattr(zone, "key", None)
+    tomorrow_start = period_starts(periods.day_start + timedelta(hours=36), zone).day_start
+    parameters.update(
+        current_from=now - ACTIVE_WINDOW,
+        peak_from=now - PEAK_WINDOW,
+        today=now.astimezone(zone).date(),
+        until=tomorrow_start + timedelta(hours=3),
+        zone=name or "",
+        use_days=name is not None and _dates_run_forward(zone, periods.day_start),
+    )
+    # Workers cost more to start than the read's few thousand rows take (tens of ms on a busy
+    # machine), and the newest rows, past the statistics, look many enough to the planner.
+    await conn.execute(_NO_PARALLEL_WORKERS)
+    row = (await conn.execute(_SNAPSHOT_READ, parameters)).one()
+    active_today = _counted_from_day_tables(row.active_today)
+    if active_today is None:
+        active_today = await _plain_active_today(conn, periods, now)
+    return MetricInputs(
+        revenue_total_cents=int(row.revenue_cents),
+        revenue_today_cents=int(row.day_cents) + _to_cents(row.day_amount),
+        revenue_week_cents=int(row.week_cents) + _to_cents(row.week_amount),
+        revenue_month_cents=int(row.month_cents) + _to_cents(row.month_amount),
+        active_current=int(row.active_current),
+        active_today=active_today,
+        pending=int(row.pending),
+        completed=int(row.completed),
+        failed=int(row.failed),
+        total_views=int(row.views),
+        peak_seen_24h=int(row.peak),
+    )
+
+
+def _counted_from_day_tables(value: Any) -> int | None:
+    """Today's count from the day tables, or None when they could not answer (keyed by another
+    zone until the maintenance re-keys them, not covering today, or a clocks-back midnight)."""
+    return None if value is None else int(value)
+
+
+_NO_PARALLEL_WORKERS = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+_PERIODS = ("day", "week", "month")
+_SNAPSHOT_READ = text(sql.statement("postgresql", "snapshot_read", "snapshot inputs")).bindparams(
+    *(bindparam(key, type_=UtcDateTime()) for key in ("now", "cut", "current_from", "peak_from", "until")),
+    *(bindparam(f"{period}_{edge}", type_=UtcDateTime()) for period in _PERIODS for edge in ("start", "first")),
+    bindparam("today", type_=Date()),
+    bindparam("zone", type_=Text()),
+    bindparam("use_days", type_=Boolean()),
+)
 
 
 # -- revenue of the periods ------------------------------------------------------------------
@@ -134,29 +194,6 @@ def _within(ranges: list[_Range], now: datetime) -> Any:
 
 
 # -- active users today ----------------------------------------------------------------------
-
-
-async def _active_today(
-    conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo, stored_zone: str | None, since: date | None
-) -> int | None:
-    """Distinct users active in `[day_start, now]` from the day tables, or None to count plainly:
-    when they are keyed by another zone (until the maintenance re-keys them) or do not cover today."""
-    name = getattr(zone, "key", None)
-    if name is None or stored_zone != name or since is None or not _dates_run_forward(zone, periods.day_start):
-        return None
-    today = now.astimezone(zone).date()
-    if today < since:
-        return None  # a `now` before the days kept (a clock set back): the plain count
-    tomorrow_start = period_starts(periods.day_start + timedelta(hours=36), zone).day_start
-    parameters = {"today": today, "now": now, "until": tomorrow_start + timedelta(hours=3), "zone": name}
-    return int((await conn.execute(_TODAY, parameters)).scalar_one())
-
-
-_TODAY = text(sql.statement("postgresql", "active_today", "active users today")).bindparams(
-    bindparam("today", type_=Date()),
-    bindparam("now", type_=UtcDateTime()),
-    bindparam("until", type_=UtcDateTime()),
-)
 
 
 @lru_cache(maxsize=64)

@@ -213,14 +213,14 @@ async def test_fast_read_equals_plain_aggregates_under_random_writes(
     from server.storage import snapshot_inputs
 
     counted_from_day_tables = []
-    original = snapshot_inputs._active_today
+    original = snapshot_inputs._counted_from_day_tables
 
-    async def spy(*args: Any) -> int | None:
-        answer = await original(*args)
+    def spy(value: Any) -> int | None:
+        answer = original(value)
         counted_from_day_tables.append(answer is not None)
         return answer
 
-    monkeypatch.setattr(snapshot_inputs, "_active_today", spy)
+    monkeypatch.setattr(snapshot_inputs, "_counted_from_day_tables", spy)
     rng = random.Random(seed)
     writer = _Writer(engine, rng)
     zone = ZONES[seed % len(ZONES)]
