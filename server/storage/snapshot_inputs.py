@@ -12,7 +12,8 @@ all the rows, whatever state the maintenance (`server.storage.maintenance`) left
   cover today: `sql/postgresql/active_today.sql` (the day's counts, corrected by the deltas not
   yet folded, less the users whose moments today are all still ahead of `now`); on SQLite, or
   otherwise, the plain distinct count;
-- `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index.
+- `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index;
+- pace (yesterday's and last week's figures to the same time): `server.storage.pace_inputs`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, period_starts
+from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, pace_windows, period_starts
 from server.storage import sql
 from server.storage.models import ActiveDaysConfig, RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
+from server.storage.pace_inputs import read_pace_inputs
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 from server.storage.types import UtcDateTime
@@ -46,7 +48,7 @@ def _scalar(expression: Any, *where: Any) -> Any:
 
 
 async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
-    """The same `MetricInputs` as `read_metric_inputs(conn, periods, now)`, without reading history.
+    """The same `MetricInputs` as `read_metric_inputs(conn, periods, now, zone)`, without reading history.
 
     One statement reads everything but PostgreSQL's count for today, which takes a second. It
     writes nothing: folding and pruning is `server.storage.maintenance.maintain_derived`.
@@ -70,6 +72,7 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
             await conn.execute(select(_active_users(periods.day_start, now, exclusive_start=False)))
         ).scalar_one()
     today, week, month = (int(rollup) + _to_cents(raw) for rollup, raw in zip(rollup_cents, raw_cents, strict=True))
+    pace = await read_pace_inputs(conn, pace_windows(now, zone))
     return MetricInputs(
         revenue_total_cents=int(revenue_total),
         revenue_today_cents=today,
@@ -82,6 +85,10 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
         failed=int(failed),
         total_views=int(views),
         peak_seen_24h=peak,
+        pace_revenue_yesterday_cents=pace[0],
+        pace_revenue_last_week_cents=pace[1],
+        pace_active_yesterday=pace[2],
+        pace_active_last_week=pace[3],
     )
 
 

@@ -42,6 +42,7 @@ def _nows(rng: random.Random) -> list[datetime]:
         BASE.replace(minute=0) - timedelta(microseconds=1),
         BASE + timedelta(hours=11),  # Auckland's midnight (+13)
         BASE + timedelta(hours=5, minutes=15),  # New York's midnight (-5)
+        BASE + timedelta(hours=20),  # late in the UTC day
         BASE + timedelta(minutes=rng.randrange(-3000, 3000), seconds=rng.randrange(60)),
     ]
     return picks
@@ -54,8 +55,11 @@ def _moment(rng: random.Random, now: datetime) -> datetime:
         now - timedelta(seconds=300),
         now.replace(minute=0, second=0, microsecond=0),
         now.replace(hour=0, minute=0, second=0, microsecond=0),
-        now - timedelta(days=1),
+        now - timedelta(days=1),  # yesterday's pace cut-off (in UTC; near it elsewhere)
+        (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0),
         now - timedelta(days=3),
+        now - timedelta(days=7),  # last week's
+        now - timedelta(days=7, hours=11),
         now - timedelta(days=40),
         now + timedelta(hours=11),
         now + timedelta(hours=5),
@@ -188,7 +192,7 @@ async def _assert_equal(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> M
     folded), and again after the maintenance the snapshot loop runs next (folded, pruned)."""
     periods = period_starts(now, zone)
     async with engine.connect() as conn:
-        plain = await read_metric_inputs(conn, periods, now)
+        plain = await read_metric_inputs(conn, periods, now, zone)
     async with engine.begin() as conn:
         unmaintained = await read_snapshot_inputs(conn, periods, now, zone)
     assert unmaintained == plain, f"before maintenance: now={now.isoformat()} zone={zone.key}"
@@ -226,13 +230,15 @@ async def test_fast_read_equals_plain_aggregates_under_random_writes(
     zone = ZONES[seed % len(ZONES)]
     await _cover(engine, zone)
     nows = _nows(rng)
-    seen_today = 0
+    seen_today = seen_pace_users = seen_pace_cents = 0
     for round_ in range(8):
         for _ in range(25):
             await writer.step(rng.choice(nows))
         for now in nows:
             inputs = await _assert_equal(engine, now, zone)
             seen_today = max(seen_today, inputs.active_today)
+            seen_pace_users = max(seen_pace_users, inputs.pace_active_yesterday, inputs.pace_active_last_week)
+            seen_pace_cents = max(seen_pace_cents, inputs.pace_revenue_yesterday_cents)
         if round_ == 4:  # the other zones read the same rows (a zone change rebuilds the day tables)
             for other in ZONES:
                 await _cover(engine, other)
@@ -240,6 +246,7 @@ async def test_fast_read_equals_plain_aggregates_under_random_writes(
                     await _assert_equal(engine, now, other)
             await _cover(engine, zone)
     assert seen_today > 0  # the scenario did exercise "today"
+    assert seen_pace_users > 0 and seen_pace_cents > 0  # and the pace of earlier days
     if engine.dialect.name == "postgresql":  # and PostgreSQL's day tables, not only the plain count
         assert sum(counted_from_day_tables) >= len(counted_from_day_tables) // 3
 
