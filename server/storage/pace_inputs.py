@@ -5,11 +5,11 @@ Exactly the plain aggregates of `queries.pace_inputs` (the reference), over `[st
 today's `[day_start, now]`:
 - revenue: the 15-minute sales rollup for the window's whole quarters, raw completed
   transactions for its two edges (midnight to the first quarter, the last quarter to the cut-off);
-- active users: the plain distinct count of `[start, cutoff]` on the covering `(time, user_id)`
-  indexes, on both stacks. Its cost grows with the traffic of that part of the day (not with
-  history). The day tables do not help here: they know who was active on a day, not when first;
-  "the day less the users whose every moment is after the cut-off" (`active_today.sql`'s way)
-  measured an order of magnitude slower per moment than the plain count (docs/benchmarks.md).
+- active users: from the instance's first-moment lists (`server.storage.pace_users`) when it
+  has a usable one for that day, a binary search and no query; otherwise the plain distinct count
+  of `[start, cutoff]` on the covering `(time, user_id)` indexes, on both stacks, whose cost grows
+  with the traffic of that part of the day (100-270 ms a day at the 1 M bench size). The day
+  tables do not help: they know who was active on a day, not when first.
 """
 
 from __future__ import annotations
@@ -25,13 +25,21 @@ from server.storage.queries import _active_users, _cents_sum, _completed_time, _
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 
 
-async def read_pace_inputs(conn: AsyncConnection, windows: tuple[PaceWindow, PaceWindow]) -> tuple[int, int, int, int]:
+async def read_pace_inputs(
+    conn: AsyncConnection,
+    windows: tuple[PaceWindow, PaceWindow],
+    known_users: tuple[int | None, int | None] = (None, None),
+) -> tuple[int, int, int, int]:
     """(revenue cents yesterday, revenue cents last week, active users yesterday, active users
-    last week) over the windows `pace_windows(now, zone)` gives, in one statement."""
+    last week) over the windows `pace_windows(now, zone)` gives, in one statement. `known_users`
+    are the windows' active users when already counted (`PaceUsers.count`); None: count here."""
     columns: list[Any] = []
     for window in windows:
         columns.extend(_window_revenue(conn, window))
-    columns.extend(_active_users(window.start, window.cutoff, exclusive_start=False) for window in windows)
+    columns.extend(
+        literal(known) if known is not None else _active_users(window.start, window.cutoff, exclusive_start=False)
+        for window, known in zip(windows, known_users, strict=True)
+    )
     row = (await conn.execute(select(*columns))).one()
     return int(row[0]) + _to_cents(row[1]), int(row[2]) + _to_cents(row[3]), int(row[4]), int(row[5])
 

@@ -13,7 +13,8 @@ all the rows, whatever state the maintenance (`server.storage.maintenance`) left
   yet folded, less the users whose moments today are all still ahead of `now`); on SQLite, or
   otherwise, the plain distinct count;
 - `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index;
-- pace (yesterday's and last week's figures to the same time): `server.storage.pace_inputs`.
+- pace (yesterday's and last week's figures to the same time): `server.storage.pace_inputs`, its
+  active users from the instance's `server.storage.pace_users` lists when usable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, pa
 from server.storage import sql
 from server.storage.models import ActiveDaysConfig, RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
 from server.storage.pace_inputs import read_pace_inputs
+from server.storage.pace_users import PaceUsers
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 from server.storage.types import UtcDateTime
@@ -47,8 +49,13 @@ def _scalar(expression: Any, *where: Any) -> Any:
     return select(expression).where(*where).scalar_subquery()
 
 
-async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
+async def read_snapshot_inputs(
+    conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo, pace_users: PaceUsers | None = None
+) -> MetricInputs:
     """The same `MetricInputs` as `read_metric_inputs(conn, periods, now, zone)`, without reading history.
+
+    `pace_users`: the instance's first-moment lists for pace's active users; without them (or
+    without a usable list for a day) those are counted by the plain query, exact and slower.
 
     One statement reads everything but PostgreSQL's count for today, which takes a second. It
     writes nothing: folding and pruning is `server.storage.maintenance.maintain_derived`.
@@ -72,7 +79,11 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
             await conn.execute(select(_active_users(periods.day_start, now, exclusive_start=False)))
         ).scalar_one()
     today, week, month = (int(rollup) + _to_cents(raw) for rollup, raw in zip(rollup_cents, raw_cents, strict=True))
-    pace = await read_pace_inputs(conn, pace_windows(now, zone))
+    windows = pace_windows(now, zone)
+    known_users: tuple[int | None, int | None] = (None, None)
+    if pace_users is not None:
+        known_users = (pace_users.count(windows[0], zone, now), pace_users.count(windows[1], zone, now))
+    pace = await read_pace_inputs(conn, windows, known_users)
     return MetricInputs(
         revenue_total_cents=int(revenue_total),
         revenue_today_cents=today,

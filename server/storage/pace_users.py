@@ -1,0 +1,131 @@
+"""Pace's active users without a query per snapshot: each earlier day's first moments, kept in memory.
+
+"Distinct users active from that day's local midnight to the cut-off" is the number of users
+whose *first* moment of that day is at or before the cut-off. So for each day pace compares with
+(yesterday, the same weekday last week) the instance that computes the snapshots keeps the sorted
+first moment of every user active that day (one `GROUP BY user_id` over the activity sources,
+`day_first_moments`), and a snapshot counts with a binary search: no query, O(log users).
+
+When the lists are read, and how far they can lag:
+- `refresh` runs after a snapshot is published (`SnapshotLoop.refresh`), never inside the read.
+  It re-reads a day's list once it is `REFRESH_AFTER` old, and also reads the days that become
+  "yesterday" and "last week" at the next local midnight when that midnight is less than
+  `REFRESH_AFTER` away, so the first snapshot of a day finds them ready.
+- A list is used while it is younger than `USABLE_FOR`; a day without a usable list (the first
+  snapshot after a start or a takeover, refreshes failing, more than `MAX_USERS` users that day)
+  is counted by the plain distinct count, exact and slower (`pace_inputs`).
+- The past days' activity is almost immutable; a row written afterwards with a moment in one of
+  those days (a late event, a direct write, an update or delete of such a row) counts in pace
+  from the first snapshot after the next re-read: within `REFRESH_AFTER` plus one snapshot
+  interval, twice that when it commits while a re-read is running.
+Memory is bounded: at most four days (two now, two for after midnight), of at most `MAX_USERS`
+moments each, eight bytes a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.metrics import PaceWindow, pace_windows
+from server.storage.models import ContentView, Transaction, UserActivity
+
+log = logging.getLogger("server.snapshots")
+
+REFRESH_AFTER = timedelta(seconds=60)
+USABLE_FOR = timedelta(minutes=3)
+MAX_USERS = 2_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+_DayKey = tuple[str, date]  # (zone, local date)
+
+
+def _micros(moment: datetime) -> int:
+    """A UTC instant as integer microseconds since the epoch: exact, and 8 bytes in an array."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """`[start, end)` of a local day in UTC; the same midnights `pace_window` starts its windows at."""
+
+    def midnight(of: date) -> datetime:
+        return datetime.combine(of, time(0), tzinfo=zone).astimezone(UTC)
+
+    return midnight(day), midnight(day + timedelta(days=1))
+
+
+async def day_first_moments(conn: AsyncConnection, start: datetime, end: datetime, limit: int) -> list[datetime]:
+    """Each user's first moment in `[start, end)`, over the same sources and columns as the plain
+    distinct count (`queries._active_users`); at most `limit` of them, in no order."""
+
+    def within(user: Any, column: Any, *where: Any) -> Any:
+        return select(user.label("user_id"), column.label("at")).where(column >= start, column < end, *where)
+
+    moments = union_all(
+        within(UserActivity.user_id, UserActivity.at),
+        within(ContentView.user_id, ContentView.viewed_at, ContentView.user_id.is_not(None)),
+        within(Transaction.user_id, Transaction.created_at),
+        within(Transaction.user_id, Transaction.completed_at),
+        within(Transaction.user_id, Transaction.status_changed_at),
+    ).subquery()
+    query = select(func.min(moments.c.at)).group_by(moments.c.user_id).limit(limit)
+    return list((await conn.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class _DayList:
+    read_at: datetime  # the snapshot clock's `now` when it was read
+    first_moments: array | None  # sorted microseconds; None: more than MAX_USERS users that day
+
+
+class PaceUsers:
+    """The first-moment lists of one instance, per (zone, local day); see the module's docstring."""
+
+    def __init__(self, *, max_users: int = MAX_USERS) -> None:
+        self.max_users = max_users
+        self._days: dict[_DayKey, _DayList] = {}
+
+    def count(self, window: PaceWindow, zone: ZoneInfo, now: datetime) -> int | None:
+        """Distinct users active in `window` (`[start, cutoff]` of an earlier day), or None when
+        this instance has no usable list for that day (the caller counts it plainly)."""
+        kept = self._days.get(_key(zone, window.start))
+        if kept is None or kept.first_moments is None or not now - USABLE_FOR < kept.read_at <= now:
+            return None
+        return bisect_right(kept.first_moments, _micros(window.cutoff))
+
+    async def refresh(self, engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> None:
+        """Read the lists that are due (missing or `REFRESH_AFTER` old) for the days pace compares
+        with now and after the next midnight, and drop every other day's."""
+        wanted = _days_wanted(now, zone)
+        self._days = {key: kept for key, kept in self._days.items() if key in wanted}
+        due = [key for key in sorted(wanted) if key not in self._days or now - self._days[key].read_at >= REFRESH_AFTER]
+        for key in due:
+            start, end = day_bounds(key[1], zone)
+            async with engine.connect() as conn:
+                moments = await day_first_moments(conn, start, end, self.max_users + 1)
+            if len(moments) > self.max_users:
+                log.warning("pace: over %d users on %s; that day is counted plainly", self.max_users, key[1])
+                self._days[key] = _DayList(read_at=now, first_moments=None)
+            else:
+                self._days[key] = _DayList(read_at=now, first_moments=array("q", sorted(map(_micros, moments))))
+
+    def days_kept(self) -> list[_DayKey]:
+        return sorted(self._days)
+
+
+def _key(zone: ZoneInfo, day_start: datetime) -> _DayKey:
+    return (str(zone), day_start.astimezone(zone).date())
+
+
+def _days_wanted(now: datetime, zone: ZoneInfo) -> set[_DayKey]:
+    """The days pace compares with at `now`, and at `now + REFRESH_AFTER` when a midnight falls between."""
+    return {_key(zone, window.start) for moment in (now, now + REFRESH_AFTER) for window in pace_windows(moment, zone)}
