@@ -20,11 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.events import validate_events
-from server.metrics import MetricInputs, period_starts
+from server.metrics import MetricInputs, pace_windows, period_starts
 from server.settings import Settings
 from server.storage.db import create_engine
 from server.storage.ingest import store_events
 from server.storage.maintenance import maintain_derived, rebuild_active_days
+from server.storage.pace_users import PaceUsers
 from server.storage.queries import read_metric_inputs
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
@@ -200,6 +201,13 @@ async def _assert_equal(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> M
     async with engine.begin() as conn:
         maintained = await read_snapshot_inputs(conn, periods, now, zone)
     assert maintained == plain, f"after maintenance: now={now.isoformat()} zone={zone.key}"
+    # Pace's active users from first-moment lists read at this state: a binary search, no query.
+    lists = PaceUsers()
+    await lists.refresh(engine, now, zone, most_days=4)
+    assert all(lists.count(window, zone, now) is not None for window in pace_windows(now, zone))
+    async with engine.begin() as conn:
+        from_lists = await read_snapshot_inputs(conn, periods, now, zone, lists)
+    assert from_lists == plain, f"with pace's lists: now={now.isoformat()} zone={zone.key}"
     return maintained
 
 
