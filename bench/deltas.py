@@ -29,18 +29,14 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.deltas import FULL_EVERY, DeltaCache
-from server.demo import seed_demo_history
 from server.merge_patch import apply_patch
 from server.metrics import encode
 from server.settings import Settings
-
-try:  # the simulator may have moved beside the sidecar
-    from tools.simulate import TrafficModel, TrafficProfile  # type: ignore[import-not-found]
-except ImportError:
-    from server.simulate import TrafficModel, TrafficProfile
 from server.snapshot import Snapshot
 from server.storage.db import create_engine
 from server.storage.migrate import upgrade_to_head
+from tools.demo import seed_demo_history
+from tools.simulate.traffic import DEMO_RATE, TrafficModel, TrafficProfile, demo_profile
 
 START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning: a busy day, well into the month
 STEP = timedelta(seconds=5)  # the default METRICS_INTERVAL
@@ -56,13 +52,14 @@ async def _seed(url: str) -> None:
     engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
-        await seed_demo_history(engine, START, random.Random(7))
+        await seed_demo_history(engine, START, random.Random(7), days=35)
     finally:
         await engine.dispose()
 
 
-def record(updates: int, rate: float = TrafficProfile.rate) -> list[Snapshot]:
-    """`updates + 1` consecutive snapshots of the demo's traffic (`rate` events per second)."""
+def record(updates: int, rate: float | None = None) -> list[Snapshot]:
+    """`updates + 1` consecutive snapshots of the demo's traffic (its own rhythm), or of a flat
+    `rate` events per second."""
     import asyncio
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,7 +68,8 @@ def record(updates: int, rate: float = TrafficProfile.rate) -> list[Snapshot]:
         now = [START]
         # A long interval: the app's own loop stays idle; the bench computes each snapshot itself.
         settings = Settings(database_url=url, interval=3600, embedded=False, max_batch_events=5000)
-        model = TrafficModel(random.Random(11), START, TrafficProfile(rate=rate))
+        profile = demo_profile(UTC) if rate is None else TrafficProfile(rate=rate)
+        model = TrafficModel(random.Random(11), START, profile)
         snapshots: list[Snapshot] = []
         # `localhost`: a name the sidecar answers for while open (TrustedHostMiddleware).
         with TestClient(create_app(settings, clock=lambda: now[0]), base_url="http://localhost") as client:
@@ -109,10 +107,15 @@ def measure(snapshots: list[Snapshot]) -> dict[str, list[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--updates", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=TrafficProfile.rate, help="events per second (the demo's: 20)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help=f"a flat rate in events per second (default: the demo's model, {DEMO_RATE:g}/s at its peak weight 1)",
+    )
     args = parser.parse_args()
     sizes = measure(record(args.updates, args.rate))
-    print(f"{args.updates} updates, 5 s of traffic at {args.rate:g} events/s each, every delta rebuilt exactly\n")
+    traffic = "the demo's model" if args.rate is None else f"{args.rate:g} events/s"
+    print(f"{args.updates} updates, 5 s of traffic each ({traffic}), every delta rebuilt exactly\n")
     print(f"{'bytes per update':<18}{'median':>8}{'p90':>8}{'max':>8}")
     for name, values in sizes.items():
         print(f"{name:<18}{statistics.median(values):>8.0f}{_quantile(values, 0.9):>8.0f}{max(values):>8}")

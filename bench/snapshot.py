@@ -97,7 +97,7 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int, unfolded: int
 
         async def plain() -> Any:
             async with engine.begin() as conn:
-                return await read_metric_inputs(conn, periods, now)
+                return await read_metric_inputs(conn, periods, now, zone)
 
         started = time.perf_counter()
         first = await product()

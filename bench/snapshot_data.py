@@ -185,7 +185,7 @@ async def add_live_traffic(url: str, size: Size, minutes: int = 10) -> datetime:
             )
             await conn.execute(text(f"DELETE FROM transactions WHERE id = 'live-{tag}-1'"))
             await conn.execute(text("DELETE FROM snapshot_log"))
-            payload = encode(compute_snapshot(MetricInputs(*([0] * 11)), now, 1)).decode()
+            payload = encode(compute_snapshot(MetricInputs(*([0] * 15)), now, 1)).decode()
             await conn.execute(
                 text(
                     "INSERT INTO snapshot_log (snapshot_id, computed_at, active_current, payload)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
 GREEN = "#22c55e"
@@ -33,4 +34,24 @@ def status_card(label: str, value: str, color: str) -> str:
         f'padding:.4rem .8rem;border-radius:.4rem;background:rgba(127,127,127,.08)">'
         f'<div style="font-size:.85rem;color:{color};font-weight:600">{escape(label)}</div>'
         f'<div style="font-size:1.8rem;font-weight:600">{escape(value)}</div></div>'
+    )
+
+
+GREY = "#94a3b8"
+
+
+def pace_line(label: str, today: Decimal | int, earlier: Decimal | int | None, shown_earlier: str) -> str:
+    """`vs yesterday at this time: ▲ +12.5% (was $4,100.00)`: green when today is ahead, red when
+    behind, grey when level or when the sidecar sent no pace (an older sidecar)."""
+    if earlier is None:
+        return f'<div class="pace" data-direction="none" style="color:{GREY}">{escape(label)}: n/a</div>'
+    change = Decimal(today) - Decimal(earlier)
+    direction = "up" if change > 0 else "down" if change < 0 else "level"
+    color = {"up": GREEN, "down": RED, "level": GREY}[direction]
+    arrow = {"up": "▲", "down": "▼", "level": "="}[direction]
+    # Without an earlier figure there is nothing to divide by: a rise from nothing, or nothing both times.
+    amount = f"{change * 100 / Decimal(earlier):+.1f}%" if earlier else "new" if change else "±0"
+    return (
+        f'<div class="pace" data-direction="{direction}" style="color:{color};font-size:.85rem">'
+        f"{escape(label)}: {arrow} {escape(amount)} (was {escape(shown_earlier)})</div>"
     )

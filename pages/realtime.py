@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -109,6 +110,17 @@ def _connection(view: LiveView) -> None:
         st.warning(f"Ignored a malformed message from the sidecar: {view.problem}")
 
 
+def _pace(place: Any, data: dict[str, Any], section: str, shown: Callable[[Any], str]) -> None:
+    """Under a "Today" card: against yesterday and last week at the same local time (`pace`)."""
+    pace = data.get("pace", {}).get(section, {})
+    today = Decimal(str(data[section]["today"]))
+    for label, key in (("vs yesterday at this time", "yesterday"), ("vs last week", "lastWeek")):
+        earlier = pace.get(key)
+        earlier_value = None if earlier is None else Decimal(str(earlier))
+        line = widgets.pace_line(label, today, earlier_value, shown(earlier) if earlier is not None else "")
+        place.markdown(line, unsafe_allow_html=True)
+
+
 def _numbers(view: LiveView) -> None:
     data = view.latest
     assert data is not None
@@ -129,6 +141,7 @@ def _numbers(view: LiveView) -> None:
     month.metric(
         "This month", format.money(revenue["thisMonth"], currency), **_money_change(view, "revenue", "thisMonth")
     )
+    _pace(today, data, "revenue", lambda value: format.money(value, currency))
 
     st.subheader("Active users")
     current, day, peak = st.columns(3)
@@ -140,6 +153,7 @@ def _numbers(view: LiveView) -> None:
         border=True,
     )
     day.metric("Today", format.count(users["today"]), **_count_change(view, "activeUsers", "today"))
+    _pace(day, data, "activeUsers", format.count)
     peak.metric("Peak (24 h)", format.count(users["peak24h"]))
 
     st.subheader("Transactions")

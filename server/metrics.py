@@ -41,6 +41,57 @@ def period_starts(now: datetime, zone: ZoneInfo) -> Periods:
 
 
 @dataclass(frozen=True)
+class PaceWindow:
+    """The part of an earlier local day that matches today so far: UTC instants `[start, cutoff]`,
+    closed at both ends like today's `[day_start, now]`."""
+
+    start: datetime
+    cutoff: datetime
+
+
+PACE_DAYS_BACK = {"yesterday": 1, "lastWeek": 7}
+
+
+def pace_window(now: datetime, zone: ZoneInfo, days_back: int) -> PaceWindow:
+    """The local day `days_back` days before `now`'s, from its local midnight to `now`'s local
+    wall-clock time on that day. Where that time does not exist that day (clocks jumped forward
+    over it), the cut-off is the instant of the jump; where it occurs twice, its first occurrence."""
+    local = now.astimezone(zone)
+    day = local.date() - timedelta(days=days_back)
+    wall = datetime.combine(day, local.time())  # naive: the wall-clock reading wanted on that day
+    first = wall.replace(tzinfo=zone, fold=0)  # fold=0: the first occurrence of a repeated time
+    cutoff = first.astimezone(UTC)
+    if cutoff.astimezone(zone).replace(tzinfo=None) != wall:
+        cutoff = _jump_instant(wall, zone)
+    return PaceWindow(start=_local_midnight(local - timedelta(days=days_back), zone), cutoff=cutoff)
+
+
+def _jump_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant the clocks jumped over the non-existent local time `wall`.
+
+    Read with the offset before the jump (fold=0) `wall` lands after the jump, read with the
+    offset after it (fold=1) before it: the jump is the first instant in between that carries the
+    later offset, found by halving (transitions fall on whole seconds; this finds the microsecond).
+    """
+    after_jump = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    before_jump = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    later_offset = after_jump.astimezone(zone).utcoffset()
+    low, high = before_jump, after_jump  # the offset at `low` is the earlier one, at `high` the later
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == later_offset:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def pace_windows(now: datetime, zone: ZoneInfo) -> tuple[PaceWindow, PaceWindow]:
+    """Yesterday's and the same weekday last week's windows, in that order."""
+    return pace_window(now, zone, PACE_DAYS_BACK["yesterday"]), pace_window(now, zone, PACE_DAYS_BACK["lastWeek"])
+
+
+@dataclass(frozen=True)
 class MetricInputs:
     """What the database says at one instant; money in integer cents."""
 
@@ -55,6 +106,11 @@ class MetricInputs:
     failed: int
     total_views: int
     peak_seen_24h: int  # highest `active_current` of the snapshots kept for the last 24 h
+    # Pace: the same as `revenue_today_cents` and `active_today` over `pace_windows(now, zone)`.
+    pace_revenue_yesterday_cents: int
+    pace_revenue_last_week_cents: int
+    pace_active_yesterday: int
+    pace_active_last_week: int
 
 
 def conversion_rate(purchases: int, views: int) -> Decimal:
@@ -99,6 +155,13 @@ def compute_snapshot(inputs: MetricInputs, now: datetime, snapshot_id: int, *, s
         "timestamp": format_timestamp(now),
         "snapshotId": snapshot_id,
         "stale": stale,
+        "pace": {
+            "revenue": {
+                "yesterday": cents_to_money(inputs.pace_revenue_yesterday_cents),
+                "lastWeek": cents_to_money(inputs.pace_revenue_last_week_cents),
+            },
+            "activeUsers": {"yesterday": inputs.pace_active_yesterday, "lastWeek": inputs.pace_active_last_week},
+        },
     }
 
 

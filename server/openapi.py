@@ -141,6 +141,20 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "timestamp": _TIME,
             "snapshotId": {"type": "integer", "description": "Increases with every computed snapshot."},
             "stale": {"type": "boolean", "description": "These numbers may no longer be current."},
+            "pace": {
+                **_object(
+                    {
+                        "revenue": _object({"yesterday": _MONEY, "lastWeek": _MONEY}),
+                        "activeUsers": _object({"yesterday": _COUNT, "lastWeek": _COUNT}),
+                    }
+                ),
+                "description": (
+                    "revenue.today and activeUsers.today for the local day one day (yesterday) and seven days"
+                    " (lastWeek) earlier, from its local midnight up to the same local wall-clock time (where that"
+                    " time did not exist that day, up to the instant the clocks jumped; where it occurred twice, up"
+                    " to its first occurrence)."
+                ),
+            },
         },
         extra=True,  # the contract allows fields beyond the spec's
     ),

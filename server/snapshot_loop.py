@@ -42,6 +42,7 @@ from server.snapshot import Snapshot
 from server.storage import snapshot_log
 from server.storage.lease import LeaseLost
 from server.storage.maintenance import maintain_derived
+from server.storage.pace_users import PaceUsers
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
 log = logging.getLogger("server.snapshots")
@@ -80,6 +81,7 @@ class SnapshotLoop:
         self._refresh_lock = asyncio.Lock()
         self.failures = RepeatingFailures(log, monotonic=monotonic)
         self.last_compute_seconds = 0.0
+        self.pace_users = PaceUsers()
 
     async def start(self) -> None:
         """Load the kept snapshots from the log, then compute the first one if this instance leads."""
@@ -152,6 +154,7 @@ class SnapshotLoop:
             await self.hub.publish(snapshot, age=self.last_compute_seconds)
             if self.alerts is not None:
                 await self._check_alerts(snapshot.data, now)
+            await self._refresh_pace_users(now)
             return snapshot
 
     async def _compute(self, now: datetime) -> Snapshot:
@@ -160,7 +163,7 @@ class SnapshotLoop:
         # front: a read transaction that later writes fails at once ("database is locked") when
         # an ingest commits in between, whatever the busy timeout.
         async with self.engine.begin() as conn:
-            inputs = await read_snapshot_inputs(conn, periods, now, self.settings.zone)
+            inputs = await read_snapshot_inputs(conn, periods, now, self.settings.zone, self.pace_users)
         await self._maintain(now)
         built: list[Snapshot] = []
 
@@ -192,6 +195,16 @@ class SnapshotLoop:
             self.failures.failed("derived-data maintenance", exc, expected=isinstance(exc, DatabaseUnavailable))
         else:
             self.failures.recovered("derived-data maintenance")
+
+    async def _refresh_pace_users(self, now: datetime) -> None:
+        """Re-read pace's first-moment lists that are due, after the snapshot is out (it is not
+        late for them). A failure is logged; the reads count those days plainly meanwhile."""
+        try:
+            await self.pace_users.refresh(self.engine, now, self.settings.zone)
+        except Exception as exc:
+            self.failures.failed("pace first-moment lists", exc, expected=isinstance(exc, DatabaseUnavailable))
+        else:
+            self.failures.recovered("pace first-moment lists")
 
     async def _renew(self) -> bool:
         try:

@@ -49,6 +49,10 @@ def inputs(**overrides: int) -> MetricInputs:
         "failed": 28,
         "total_views": 125_000,
         "peak_seen_24h": 89,
+        "pace_revenue_yesterday_cents": 410_000,
+        "pace_revenue_last_week_cents": 390_000,
+        "pace_active_yesterday": 1100,
+        "pace_active_last_week": 1180,
     }
     return MetricInputs(**{**values, **overrides})
 
@@ -268,6 +272,10 @@ def test_snapshot_has_the_contract_shape_values_and_types() -> None:
         "timestamp": "2025-11-04T10:30:00.123Z",
         "snapshotId": 7,
         "stale": False,
+        "pace": {
+            "revenue": {"yesterday": Decimal("4100.00"), "lastWeek": Decimal("3900.00")},
+            "activeUsers": {"yesterday": 1100, "lastWeek": 1180},
+        },
     }
     assert snapshot == expected
     assert typed_leaves(snapshot) == typed_leaves(expected)  # same keys in the same order, same types
@@ -284,6 +292,10 @@ def test_snapshot_of_an_empty_database_is_all_zeros() -> None:
         "timestamp": "2026-01-01T00:00:00.000Z",
         "snapshotId": 1,
         "stale": False,
+        "pace": {
+            "revenue": {"yesterday": Decimal("0.00"), "lastWeek": Decimal("0.00")},
+            "activeUsers": {"yesterday": 0, "lastWeek": 0},
+        },
     }
     assert typed_leaves(snapshot) == typed_leaves(expected)
 
@@ -344,8 +356,18 @@ def test_encoded_snapshot_is_the_spec_example_byte_for_byte() -> None:
         b'"activeUsers":{"current":42,"today":1250,"peak24h":89},'
         b'"transactions":{"total":5420,"pending":12,"completed":5380,"failed":28},'
         b'"content":{"totalViews":125000,"totalPurchases":5380,"conversionRate":4.30},'
-        b'"timestamp":"2025-11-04T10:30:00.000Z","snapshotId":7,"stale":false}'
+        b'"timestamp":"2025-11-04T10:30:00.000Z","snapshotId":7,"stale":false,'
+        b'"pace":{"revenue":{"yesterday":4100.00,"lastWeek":3900.00},"activeUsers":{"yesterday":1100,"lastWeek":1180}}}'
     )
     decoded = json.loads(encoded, parse_float=Decimal)
     assert decoded["revenue"]["total"] == Decimal("125000.50")
     assert decoded["content"]["conversionRate"] == Decimal("4.30")
+
+
+def test_the_largest_snapshot_fits_the_1_kb_update_budget() -> None:
+    """Every figure at its widest (money up to numeric(12,2) summed far beyond, counts in the
+    billions, the longest id): the snapshot and the socket's envelope stay within 1 KB."""
+    widest = {name: 999_999_999_999_999 for name in inputs().__dataclass_fields__}
+    snapshot = compute_snapshot(MetricInputs(**widest), utc(9999, 12, 31, 23, 59, 59, 999_999), 2**63 - 1, stale=True)
+    message = b'{"type":"metrics","data":' + encode(snapshot) + b"}"
+    assert len(message) <= 1024, len(message)

@@ -36,6 +36,10 @@ def test_the_snapshot_schema_names_exactly_the_fields_served(client: TestClient)
     assert set(schema["required"]) == set(body)
     for section in ("revenue", "activeUsers", "transactions", "content"):
         assert set(schema["properties"][section]["required"]) == set(body[section])
+    pace = schema["properties"]["pace"]
+    assert set(pace["required"]) == set(body["pace"]) == {"revenue", "activeUsers"}
+    for section in ("revenue", "activeUsers"):
+        assert set(pace["properties"][section]["required"]) == set(body["pace"][section]) == {"yesterday", "lastWeek"}
 
 
 def test_the_request_shapes_come_from_the_models_that_validate_them(client: TestClient) -> None:

@@ -287,3 +287,33 @@ def test_a_pause_in_updates_breaks_the_chart_line_instead_of_joining_it(fake: Fa
     page = run(fake, live(*snapshots, restamp=False))
     chart = next(json.loads(c.proto.spec) for c in page.get("plotly_chart") if c.key == "revenue-chart")
     assert chart["data"][0]["y"] == [0.0, 1.0, 2.0, None, 3.0, 4.0]
+
+
+def _pace_lines(page: AppTest) -> list[tuple[str, str]]:
+    """(direction, text) of every pace line, in page order: revenue's two, then the users' two."""
+    found = []
+    for element in page.markdown:
+        match = re.search(r'class="pace" data-direction="(\w+)" style="color:(#\w+)', element.value)
+        if match:
+            text = re.sub(r"<[^>]+>", "", element.value)
+            found.append((match.group(1), match.group(2), text))
+    return [(direction, f"{color} {text}") for direction, color, text in found]
+
+
+def test_today_cards_compare_with_yesterday_and_last_week_at_this_time_in_colour(fake: FakeSubscription) -> None:
+    pace = {"revenue": {"yesterday": 4100.00, "lastWeek": 5420.00}, "activeUsers": {"yesterday": 1300, "lastWeek": 0}}
+    page = run(fake, live({**snapshot(1), "pace": pace}))
+    assert _pace_lines(page) == [
+        # 5,420 against 4,100: +1,320 / 4,100 = +32.2 %
+        ("up", "#22c55e vs yesterday at this time: ▲ +32.2% (was $4,100.00)"),
+        ("level", "#94a3b8 vs last week: = +0.0% (was $5,420.00)"),
+        # 1,250 against 1,300: -50 / 1,300 = -3.8 %
+        ("down", "#ef4444 vs yesterday at this time: ▼ -3.8% (was 1,300)"),
+        ("up", "#22c55e vs last week: ▲ new (was 0)"),
+    ]
+
+
+def test_a_snapshot_without_pace_shows_grey_placeholders(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1)))
+    assert [direction for direction, _ in _pace_lines(page)] == ["none"] * 4
+    assert all(text.endswith(": n/a") for _, text in _pace_lines(page))

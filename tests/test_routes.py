@@ -41,7 +41,7 @@ def test_snapshot_has_the_spec_shape_key_by_key_and_type_by_type(client: TestCli
                 assert type(body[section][name]) is type(example), f"{section}.{name}"
         else:
             assert isinstance(body[section], str)
-    assert set(body) == {*SPEC_EXAMPLE, "snapshotId", "stale"}
+    assert set(body) == {*SPEC_EXAMPLE, "snapshotId", "stale", "pace"}
     assert type(body["snapshotId"]) is int and body["stale"] is False
     assert datetime.strptime(body["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").microsecond % 1000 == 0
     assert body["revenue"]["total"] == 12.5

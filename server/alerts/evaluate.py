@@ -52,13 +52,18 @@ class AlertEvaluator:
 
 
 def snapshot_values(data: Mapping[str, Any], signals: Mapping[str, Decimal | None]) -> dict[str, Decimal | None]:
-    """Every metric a rule may name: the snapshot's numbers by path, plus the extra signals."""
+    """Every metric a rule may name: the snapshot's numbers by dotted path (`pace.revenue.yesterday`
+    included), plus the extra signals."""
     values: dict[str, Decimal | None] = {}
-    for group, fields in data.items():
-        if isinstance(fields, Mapping):
-            for name, value in fields.items():
-                if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-                    values[f"{group}.{name}"] = Decimal(value)
+
+    def walk(fields: Mapping[str, Any], prefix: str) -> None:
+        for name, value in fields.items():
+            if isinstance(value, Mapping):
+                walk(value, f"{prefix}{name}.")
+            elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and prefix:
+                values[f"{prefix}{name}"] = Decimal(value)
+
+    walk(data, "")
     for name in SIGNALS:
         values[name] = signals.get(name)
     return values

@@ -49,6 +49,11 @@ SNAPSHOT_PATHS = (
     "content.totalViews",
     "content.totalPurchases",
     "content.conversionRate",
+    # Ours: the same figures yesterday and last week at this local time (the snapshot's `pace`).
+    "pace.revenue.yesterday",
+    "pace.revenue.lastWeek",
+    "pace.activeUsers.yesterday",
+    "pace.activeUsers.lastWeek",
 )
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEYS = {"name", "metric", "above", "below", "clear", "for", "severity", "message", "notify"}

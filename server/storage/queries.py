@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, cast, delete, func, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods
+from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, PaceWindow, Periods, pace_windows
 from server.storage.models import ContentView, SnapshotLog, Transaction, UserActivity
 
 _completed_time = func.coalesce(Transaction.completed_at, Transaction.created_at)
@@ -49,7 +50,24 @@ def _active_users(since: datetime, until: datetime, *, exclusive_start: bool) ->
     return select(func.count()).select_from(sources).scalar_subquery()
 
 
-async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datetime) -> MetricInputs:
+async def pace_inputs(conn: AsyncConnection, windows: tuple[PaceWindow, PaceWindow]) -> tuple[int, int, int, int]:
+    """(revenue cents yesterday, revenue cents last week, active users yesterday, active users last
+    week) over `pace_windows(now, zone)`, each window `[start, cutoff]` like today's `[day_start, now]`."""
+    completed = Transaction.status == "completed"
+    columns: list[Any] = [
+        select(_cents_sum(conn, Transaction.amount))
+        .where(completed, _completed_time >= window.start, _completed_time <= window.cutoff)
+        .scalar_subquery()
+        for window in windows
+    ]
+    columns.extend(_active_users(window.start, window.cutoff, exclusive_start=False) for window in windows)
+    revenue_yesterday, revenue_last_week, active_yesterday, active_last_week = (
+        await conn.execute(select(*columns))
+    ).one()
+    return _to_cents(revenue_yesterday), _to_cents(revenue_last_week), int(active_yesterday), int(active_last_week)
+
+
+async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
     earliest = min(periods.week_start, periods.month_start)
     completed = Transaction.status == "completed"
     amount = Transaction.amount
@@ -77,6 +95,7 @@ async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datet
             )
         )
     ).one()
+    pace = await pace_inputs(conn, pace_windows(now, zone))
     return MetricInputs(
         revenue_total_cents=_to_cents(total),
         revenue_today_cents=_to_cents(revenue[0]),
@@ -89,6 +108,10 @@ async def read_metric_inputs(conn: AsyncConnection, periods: Periods, now: datet
         failed=by_status.get("failed", 0),
         total_views=counts[0],
         peak_seen_24h=counts[3],
+        pace_revenue_yesterday_cents=pace[0],
+        pace_revenue_last_week_cents=pace[1],
+        pace_active_yesterday=pace[2],
+        pace_active_last_week=pace[3],
     )
 
 

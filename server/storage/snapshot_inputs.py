@@ -12,13 +12,16 @@ all the rows, whatever state the maintenance (`server.storage.maintenance`) left
   cover today, the day's counts, corrected by the deltas not
   yet folded, less the users whose moments today are all still ahead of `now`); on SQLite, or
   otherwise, the plain distinct count;
-- `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index.
-On PostgreSQL all of it is one fixed statement, `sql/postgresql/snapshot_read.sql`: one round
+- `peak24h`: the snapshot log's highest `current`, on its (active_current, computed_at) index;
+- pace (yesterday's and last week's figures to the same time): `server.storage.pace_inputs`, its
+  active users from the instance's `server.storage.pace_users` lists when usable.
+On PostgreSQL all but pace is one fixed statement, `sql/postgresql/snapshot_read.sql`: one round
 trip, planned once per connection, nothing for SQLAlchemy to compile per snapshot.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,9 +30,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Boolean, Date, Text, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, period_starts
+from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, pace_windows, period_starts
 from server.storage import sql
 from server.storage.models import RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
+from server.storage.pace_inputs import read_pace_inputs
+from server.storage.pace_users import PaceUsers
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 from server.storage.types import UtcDateTime
@@ -47,15 +52,37 @@ def _scalar(expression: Any, *where: Any) -> Any:
     return select(expression).where(*where).scalar_subquery()
 
 
-async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo) -> MetricInputs:
-    """The same `MetricInputs` as `read_metric_inputs(conn, periods, now)`, without reading history.
+async def read_snapshot_inputs(
+    conn: AsyncConnection, periods: Periods, now: datetime, zone: ZoneInfo, pace_users: PaceUsers | None = None
+) -> MetricInputs:
+    """The same `MetricInputs` as `read_metric_inputs(conn, periods, now, zone)`, without reading history.
+
+    `pace_users`: the instance's first-moment lists for pace's active users; without them (or
+    without a usable list for a day) those are counted by the plain query, exact and slower.
 
     On PostgreSQL one fixed statement (`sql/postgresql/snapshot_read.sql`) reads everything; on
     SQLite one statement built here, and a plain count for today. It writes nothing: folding
     and pruning is `server.storage.maintenance.maintain_derived`.
     """
+    windows = pace_windows(now, zone)
+    known_users: tuple[int | None, int | None] = (None, None)
+    if pace_users is not None:
+        known_users = (pace_users.count(windows[0], zone, now), pace_users.count(windows[1], zone, now))
     if conn.dialect.name == "postgresql":
-        return await _read_postgresql(conn, periods, now, zone)
+        inputs = await _read_postgresql(conn, periods, now, zone)
+    else:
+        inputs = await _read_sqlite(conn, periods, now)
+    pace = await read_pace_inputs(conn, windows, known_users)
+    return replace(
+        inputs,
+        pace_revenue_yesterday_cents=pace[0],
+        pace_revenue_last_week_cents=pace[1],
+        pace_active_yesterday=pace[2],
+        pace_active_last_week=pace[3],
+    )
+
+
+async def _read_sqlite(conn: AsyncConnection, periods: Periods, now: datetime) -> MetricInputs:
     columns = [_scalar(func.coalesce(func.sum(measure), 0)) for measure in _TOTALS]
     columns.extend(_period_revenue(conn, periods, now))
     columns.append(_active_users(now - ACTIVE_WINDOW, now, exclusive_start=True))
@@ -80,7 +107,17 @@ async def read_snapshot_inputs(conn: AsyncConnection, periods: Periods, now: dat
         failed=int(failed),
         total_views=int(views),
         peak_seen_24h=peak,
+        **_NO_PACE_YET,
     )
+
+
+# Filled in by `read_snapshot_inputs` once the dialect's read is done (the same for both).
+_NO_PACE_YET = {
+    "pace_revenue_yesterday_cents": 0,
+    "pace_revenue_last_week_cents": 0,
+    "pace_active_yesterday": 0,
+    "pace_active_last_week": 0,
+}
 
 
 async def _plain_active_today(conn: AsyncConnection, periods: Periods, now: datetime) -> int:
@@ -125,6 +162,7 @@ async def _read_postgresql(conn: AsyncConnection, periods: Periods, now: datetim
         failed=int(row.failed),
         total_views=int(row.views),
         peak_seen_24h=int(row.peak),
+        **_NO_PACE_YET,
     )
 
 

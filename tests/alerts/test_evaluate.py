@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from server.alerts.evaluate import AlertEvaluator, snapshot_values
-from server.alerts.rules import Rule
+from server.alerts.rules import Rule, parse_rules
 
 FAILED = Rule("failed", "failedShareLastHour", "above", Decimal(5), Decimal(4))
 DROP = Rule("drop", "revenueTodayVsLastWeek", "below", Decimal(-30), Decimal(-25))
@@ -102,3 +102,25 @@ def test_snapshot_values_name_every_number_by_its_path() -> None:
         "revenueTodayVsLastWeek": None,
         "computeSeconds": Decimal("0.012"),
     }
+
+
+def test_pace_figures_are_named_by_their_dotted_path_and_a_rule_can_use_them() -> None:
+    data = {
+        "revenue": {"today": Decimal("50.00")},
+        "snapshotId": 7,
+        "pace": {
+            "revenue": {"yesterday": Decimal("4100.00"), "lastWeek": Decimal("3900.00")},
+            "activeUsers": {"yesterday": 1100, "lastWeek": 1180},
+        },
+    }
+    values = snapshot_values(data, {})
+    assert {name: value for name, value in values.items() if name.startswith("pace.")} == {
+        "pace.revenue.yesterday": Decimal("4100.00"),
+        "pace.revenue.lastWeek": Decimal("3900.00"),
+        "pace.activeUsers.yesterday": Decimal(1100),
+        "pace.activeUsers.lastWeek": Decimal(1180),
+    }
+    (rule,) = parse_rules({"rules": [{"name": "slow-day", "metric": "pace.revenue.yesterday", "above": 4000}]})
+    assert [(t.rule.name, t.state, t.value) for t in AlertEvaluator((rule,)).step(set(), values)] == [
+        ("slow-day", "firing", Decimal("4100.00"))
+    ]

@@ -51,7 +51,7 @@ def revenue(total: str, today: str, week: str, month: str) -> dict[str, str]:
 
 async def snapshot_at(engine: AsyncEngine, now: datetime, zone: ZoneInfo = AUCKLAND) -> dict[str, Any]:
     async with engine.connect() as conn:
-        inputs = await read_metric_inputs(conn, period_starts(now, zone), now)
+        inputs = await read_metric_inputs(conn, period_starts(now, zone), now, zone)
     return compute_snapshot(inputs, now, 1)
 
 

@@ -20,11 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.events import validate_events
-from server.metrics import MetricInputs, period_starts
+from server.metrics import MetricInputs, pace_windows, period_starts
 from server.settings import Settings
 from server.storage.db import create_engine
 from server.storage.ingest import store_events
 from server.storage.maintenance import maintain_derived, rebuild_active_days
+from server.storage.pace_users import PaceUsers
 from server.storage.queries import read_metric_inputs
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
@@ -42,6 +43,7 @@ def _nows(rng: random.Random) -> list[datetime]:
         BASE.replace(minute=0) - timedelta(microseconds=1),
         BASE + timedelta(hours=11),  # Auckland's midnight (+13)
         BASE + timedelta(hours=5, minutes=15),  # New York's midnight (-5)
+        BASE + timedelta(hours=20),  # late in the UTC day
         BASE + timedelta(minutes=rng.randrange(-3000, 3000), seconds=rng.randrange(60)),
     ]
     return picks
@@ -54,8 +56,11 @@ def _moment(rng: random.Random, now: datetime) -> datetime:
         now - timedelta(seconds=300),
         now.replace(minute=0, second=0, microsecond=0),
         now.replace(hour=0, minute=0, second=0, microsecond=0),
-        now - timedelta(days=1),
+        now - timedelta(days=1),  # yesterday's pace cut-off (in UTC; near it elsewhere)
+        (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0),
         now - timedelta(days=3),
+        now - timedelta(days=7),  # last week's
+        now - timedelta(days=7, hours=11),
         now - timedelta(days=40),
         now + timedelta(hours=11),
         now + timedelta(hours=5),
@@ -188,7 +193,7 @@ async def _assert_equal(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> M
     folded), and again after the maintenance the snapshot loop runs next (folded, pruned)."""
     periods = period_starts(now, zone)
     async with engine.connect() as conn:
-        plain = await read_metric_inputs(conn, periods, now)
+        plain = await read_metric_inputs(conn, periods, now, zone)
     async with engine.begin() as conn:
         unmaintained = await read_snapshot_inputs(conn, periods, now, zone)
     assert unmaintained == plain, f"before maintenance: now={now.isoformat()} zone={zone.key}"
@@ -196,6 +201,13 @@ async def _assert_equal(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> M
     async with engine.begin() as conn:
         maintained = await read_snapshot_inputs(conn, periods, now, zone)
     assert maintained == plain, f"after maintenance: now={now.isoformat()} zone={zone.key}"
+    # Pace's active users from first-moment lists read at this state: a binary search, no query.
+    lists = PaceUsers()
+    await lists.refresh(engine, now, zone, most_days=4)
+    assert all(lists.count(window, zone, now) is not None for window in pace_windows(now, zone))
+    async with engine.begin() as conn:
+        from_lists = await read_snapshot_inputs(conn, periods, now, zone, lists)
+    assert from_lists == plain, f"with pace's lists: now={now.isoformat()} zone={zone.key}"
     return maintained
 
 
@@ -226,13 +238,15 @@ async def test_fast_read_equals_plain_aggregates_under_random_writes(
     zone = ZONES[seed % len(ZONES)]
     await _cover(engine, zone)
     nows = _nows(rng)
-    seen_today = 0
+    seen_today = seen_pace_users = seen_pace_cents = 0
     for round_ in range(8):
         for _ in range(25):
             await writer.step(rng.choice(nows))
         for now in nows:
             inputs = await _assert_equal(engine, now, zone)
             seen_today = max(seen_today, inputs.active_today)
+            seen_pace_users = max(seen_pace_users, inputs.pace_active_yesterday, inputs.pace_active_last_week)
+            seen_pace_cents = max(seen_pace_cents, inputs.pace_revenue_yesterday_cents)
         if round_ == 4:  # the other zones read the same rows (a zone change rebuilds the day tables)
             for other in ZONES:
                 await _cover(engine, other)
@@ -240,6 +254,7 @@ async def test_fast_read_equals_plain_aggregates_under_random_writes(
                     await _assert_equal(engine, now, other)
             await _cover(engine, zone)
     assert seen_today > 0  # the scenario did exercise "today"
+    assert seen_pace_users > 0 and seen_pace_cents > 0  # and the pace of earlier days
     if engine.dialect.name == "postgresql":  # and PostgreSQL's day tables, not only the plain count
         assert sum(counted_from_day_tables) >= len(counted_from_day_tables) // 3
 

@@ -37,7 +37,7 @@ async def _counts(engine: AsyncEngine) -> SeedSummary:
 
 async def _metrics(engine: AsyncEngine, now: datetime, zone: ZoneInfo) -> MetricInputs:
     async with engine.connect() as conn:
-        return await read_metric_inputs(conn, period_starts(now, zone), now)
+        return await read_metric_inputs(conn, period_starts(now, zone), now, zone)
 
 
 async def test_seeding_gives_revenue_today_this_week_and_this_month(engine: AsyncEngine) -> None:
