@@ -577,10 +577,9 @@ def test_behaviour_shows_content_by_title_and_a_breakdown_by_category(fake: Fake
     assert [s.value for s in app.subheader][:2] == ["Top content", "By category"]
     assert groups["category"].tolist() == ["Music", "Uncategorised"]
     assert groups["revenue"].tolist() == [139.86, 19.98]
-    assert [p for _, path, p in fake.requests if path == CATEGORIES][0]["by"] == "revenue"
+    assert next(p for _, path, p in fake.requests if path == CATEGORIES)["by"] == "revenue"
     # The funnel's picker names content by title, the id beside it where they differ.
     picker = next(s for s in app.selectbox if s.label == "Content")
     assert picker.options[:4] == ["All content", "Intro to Jazz (c-3)", "c-1", "Knife Skills (c-2)"]
     picker.set_value("c-2").run()
     assert [c.value for c in app.caption][-1] == "Knife Skills (c-2)"
-
