@@ -86,6 +86,9 @@ class TopFeed:
             except DatabaseUnavailable as exc:
                 log.warning("live top content not computed: %s", exc)
                 continue
+            except Exception:  # a bug here must not end the feed for good: said, then tried again
+                log.exception("live top content not computed")
+                continue
             self._latest = (time.monotonic(), frame)
             for subscriber in list(self._subscribers):
                 subscriber.offer_reply(frame)
