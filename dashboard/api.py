@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard.settings import DashboardSettings
 from metrics_client.protocol import ALERTS_PATH as ALERTS
+from metrics_client.protocol import CATEGORIES_PATH as CATEGORIES
 from metrics_client.protocol import FUNNEL_PATH as FUNNEL
 from metrics_client.protocol import TIMESERIES_PATH as TIMESERIES
 from metrics_client.protocol import TOP_CONTENT_PATH as TOP_CONTENT
@@ -59,6 +60,9 @@ class AnalyticsClient(ApiClient):
     def top_content(self, by: str, start: str, end: str, limit: int, min_views: int = 0) -> dict[str, Any]:
         return self._answer(TOP_CONTENT, top_params(by, start, end, limit, min_views))
 
+    def categories(self, by: str, start: str, end: str) -> dict[str, Any]:
+        return self._answer(CATEGORIES, {"by": by, "from": start, "to": end})
+
     def funnel(self, start: str, end: str, content_id: str | None = None) -> dict[str, Any]:
         params = {"from": start, "to": end}
         if content_id is not None:
@@ -89,6 +93,7 @@ class AnalyticsClient(ApiClient):
 _SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
     TIMESERIES: (("points", "total"), {"points": ("start", "end", "value")}),
     TOP_CONTENT: (("items",), {"items": ("contentId", "views", "purchases", "revenue", "conversionRate")}),
+    CATEGORIES: (("items",), {"items": ("category", "views", "purchases", "revenue", "conversionRate")}),
     FUNNEL: (("steps", "overallRate"), {"steps": ("step", "count", "rate")}),
     USERS: (
         ("days", "heatmap"),

@@ -37,6 +37,21 @@ def percent(value: float | Decimal | str) -> str:
     return f"{Decimal(str(value)):.2f}%"
 
 
+def content_title(item: dict[str, Any]) -> str:
+    """What a content is called on the dashboard: the catalogue's title the sidecar sent, else its id."""
+    return str(item.get("title") or item["contentId"])
+
+
+def content_choice(content_id: str, title: str) -> str:
+    """A content in a picker: its title with its id, so that two equal titles stay apart."""
+    return content_id if title == content_id else f"{title} ({content_id})"
+
+
+def category(value: str | None) -> str:
+    """A category as shown: content the catalogue gives none is uncategorised."""
+    return "Uncategorised" if value is None else value
+
+
 def age(seconds: float) -> str:
     """`updated 3 s ago`-style wording for a number of seconds."""
     seconds = max(0, int(seconds))

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dashboard.settings import RETRY_EVERY
 from metrics_client import ConnectionState, GaveUp, MetricsClient
@@ -45,6 +46,7 @@ class LiveView:
     alert_log: tuple[dict[str, Any], ...] = ()  # transitions seen by this process, newest first
     clock_offset: float = 0.0  # the sidecar's clock minus this machine's, measured at the last connect
     state_since: float | None = None  # wall-clock time the connection entered `state`
+    top: dict[str, Any] | None = None  # the latest live top content: {"at", "lastFiveMinutes", "today"}
 
     @property
     def latest(self) -> dict[str, Any] | None:
@@ -97,6 +99,7 @@ class LiveSubscription:
         self._problem: str | None = None
         self._firing: dict[str, dict[str, Any]] = {}
         self._alert_log: deque[dict[str, Any]] = deque(maxlen=ALERT_LOG_SIZE)
+        self._top: dict[str, Any] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -113,6 +116,7 @@ class LiveSubscription:
                 tuple(self._alert_log),
                 self._clock_offset,
                 self._state_since,
+                top=self._top,
             )
 
     def start(self) -> None:
@@ -165,7 +169,7 @@ class LiveSubscription:
             # After giving up, a new client starts where the last one left off.
             since = self._snapshots[-1]["snapshotId"] if self._snapshots else None
         client = MetricsClient(
-            self.ws_url,
+            with_top(self.ws_url),
             token=self._token,
             backoff=self._backoff,
             idle_timeout=self._idle_timeout,
@@ -210,6 +214,8 @@ class LiveSubscription:
             elif kind == MessageType.RESET and message.get("reason") == "ahead":
                 # The sidecar's ids are behind ours: another database, whose ids started over.
                 self._snapshots.clear()
+            elif kind == MessageType.TOP and _is_top(message.get("data")):
+                self._top = message["data"]
             elif kind == MessageType.ALERT and _is_alert(message.get("data")):
                 alert = message["data"]
                 if alert["state"] == "firing":
@@ -230,6 +236,23 @@ def _is_snapshot(value: Any) -> bool:
         and isinstance(value.get("snapshotId"), int)
         and all(isinstance(value.get(k), dict) for k in ("revenue", "activeUsers", "transactions", "content"))
         and isinstance(value.get("timestamp"), str)
+    )
+
+
+def with_top(ws_url: str) -> str:
+    """The socket's address asking for the live top content too (`?top=1`), so that every
+    (re)connect subscribes to it."""
+    parts = urlsplit(ws_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "top"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("top", "1")])))
+
+
+def _is_top(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(window), dict)
+        and isinstance(value[window].get("content"), list)
+        and isinstance(value[window].get("categories"), list)
+        for window in ("lastFiveMinutes", "today")
     )
 
 

@@ -52,6 +52,12 @@ if by == "conversion":
             help="Content with fewer views in the range is left out of the ranking.",
         )
     )
+FIGURE_COLUMNS = {
+    "views": tables.count_column("Views"),
+    "purchases": tables.count_column("Purchases"),
+    "revenue": tables.money_column("Revenue", config.currency),
+    "conversionRate": tables.rate_column("Conversion"),
+}
 items: list[dict[str, Any]] = []
 try:
     items = client.top_content(by, period.start, period.end, limit, min_views)["items"]
@@ -59,26 +65,56 @@ except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
     if items:
+        # Content by its title (the sidecar falls back to the id), the id beside it.
+        shown = [
+            {**item, "title": format.content_title(item), "category": item.get("category") or ""} for item in items
+        ]
         st.dataframe(
-            items,
+            shown,
             hide_index=True,
-            column_order=("contentId", "views", "purchases", "revenue", "conversionRate"),
+            column_order=("title", "category", *FIGURE_COLUMNS, "contentId"),
             column_config={
-                "contentId": st.column_config.TextColumn("Content"),
-                "views": tables.count_column("Views"),
-                "purchases": tables.count_column("Purchases"),
-                "revenue": tables.money_column("Revenue", config.currency),
-                "conversionRate": tables.rate_column("Conversion"),
+                "title": st.column_config.TextColumn("Content"),
+                "category": st.column_config.TextColumn("Category"),
+                **FIGURE_COLUMNS,
+                "contentId": st.column_config.TextColumn("Id"),
             },
         )
         tables.download(
             "Top content (CSV)",
-            tables.csv_bytes(items, list(items[0])),
+            tables.csv_bytes(shown, ("contentId", "title", "category", *FIGURE_COLUMNS)),
             f"top-content-{by}-{period.first}-{period.last}.csv",
             key="csv-top",
         )
     elif min_views:
         st.info(f"No content has {min_views:,} views or more in this range.")
+    else:
+        st.info("No data in this range.")
+
+st.subheader("By category")
+try:
+    groups = client.categories(by, period.start, period.end)["items"]
+except api.AnalyticsError as exc:
+    st.error(str(exc))
+else:
+    if groups:
+        named = [{**group, "category": format.category(group["category"])} for group in groups]
+        st.dataframe(
+            named,
+            hide_index=True,
+            column_order=("category", "contents", *FIGURE_COLUMNS),
+            column_config={
+                "category": st.column_config.TextColumn("Category"),
+                "contents": tables.count_column("Content items"),
+                **FIGURE_COLUMNS,
+            },
+        )
+        tables.download(
+            "Categories (CSV)",
+            tables.csv_bytes(groups, ("category", "contents", *FIGURE_COLUMNS)),
+            f"content-categories-{by}-{period.first}-{period.last}.csv",
+            key="csv-categories",
+        )
     else:
         st.info("No data in this range.")
 
@@ -88,20 +124,25 @@ try:
     viewed = client.top_content("views", period.start, period.end, PICKER_SIZE)["items"]
 except api.AnalyticsError:
     viewed = items  # the funnel below says what failed
+titles = {item["contentId"]: format.content_title(item) for item in [*viewed, *items]}
 content_id = st.selectbox(
     "Content",
     [None, *dict.fromkeys(item["contentId"] for item in [*items, *viewed])],
-    format_func=lambda choice: "All content" if choice is None else choice,
+    format_func=lambda choice: (
+        "All content" if choice is None else format.content_choice(choice, titles.get(choice, choice))
+    ),
     accept_new_options=True,
     key="content",
     bind="query-params",
-    help=f"The {PICKER_SIZE} most viewed in the range; type any other content id.",
+    help=f"The {PICKER_SIZE} most viewed in the range, by title; type any other content id.",
 )
 try:
     funnel = client.funnel(period.start, period.end, content_id)
 except api.AnalyticsError as exc:
     st.error(str(exc))
 else:
+    if content_id is not None:
+        st.caption(format.content_choice(content_id, str(funnel.get("title") or content_id)))
     if funnel["steps"] and funnel["steps"][0]["count"]:
         st.metric("Views that ended in a purchase", format.percent(funnel["overallRate"]))
         st.plotly_chart(funnel_chart(funnel["steps"]), key="funnel-chart")

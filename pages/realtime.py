@@ -121,6 +121,38 @@ def _pace(place: Any, data: dict[str, Any], section: str, shown: Callable[[Any],
         place.markdown(line, unsafe_allow_html=True)
 
 
+def _top_content(top: dict[str, Any]) -> None:
+    """What drives the numbers: the most viewed content and categories, now and today (pushed by
+    the sidecar every interval to this page's socket, which asked for them)."""
+    figures = {
+        "views": tables.count_column("Views"),
+        "purchases": tables.count_column("Purchases"),
+        "revenue": tables.money_column("Revenue", currency),
+    }
+    for column, (label, window) in zip(
+        st.columns(2), (("Last 5 minutes", "lastFiveMinutes"), ("Today", "today")), strict=True
+    ):
+        items = top[window]["content"]
+        column.markdown(f"**Top content · {label}**")
+        if not items:
+            column.caption("No views or purchases yet.")
+            continue
+        column.dataframe(
+            [{**item, "title": format.content_title(item)} for item in items],
+            hide_index=True,
+            column_order=("title", *figures),
+            column_config={"title": st.column_config.TextColumn("Content"), **figures},
+            key=f"top-{window}",
+        )
+        column.dataframe(
+            [{**group, "category": format.category(group["category"])} for group in top[window]["categories"]],
+            hide_index=True,
+            column_order=("category", *figures),
+            column_config={"category": st.column_config.TextColumn("Category"), **figures},
+            key=f"categories-{window}",
+        )
+
+
 def _numbers(view: LiveView) -> None:
     data = view.latest
     assert data is not None
@@ -177,6 +209,8 @@ def _numbers(view: LiveView) -> None:
         "Purchases", format.count(content["totalPurchases"]), **_count_change(view, "content", "totalPurchases")
     )
     conversion.metric("Conversion rate", format.percent(content["conversionRate"]))
+    if view.top is not None:
+        _top_content(view.top)
 
     revenue_chart, users_chart = st.columns(2)
     revenue_chart.plotly_chart(

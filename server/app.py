@@ -32,6 +32,7 @@ from server.http_protocol import bounded_h11
 from server.hub import SnapshotHub
 from server.leadership import Leadership
 from server.limits import AddressCounter, RateLimiter
+from server.live_top import TopFeed
 from server.logs import install_log_filters
 from server.observability import SidecarMetrics
 from server.replay import Replayer
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 clock=clock,
             )
             alert_feed = AlertFeed(backend, prefix)
+            top_feed = TopFeed(engine, settings.zone, settings.interval, clock)
             leadership = Leadership(engine, settings.interval)
             delivery = WebhookDelivery(
                 settings.alert_webhooks,
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 asyncio.create_task(hub.listen(settings.pubsub_silence if backend.name != "memory" else None)),
                 asyncio.create_task(hub.watch()),
                 asyncio.create_task(alert_feed.listen()),
+                asyncio.create_task(top_feed.run()),
                 asyncio.create_task(delivery.run()),
             ]
             log.info("sidecar ready: database %s, cache %s", engine.url.get_backend_name(), backend.name)
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 "snapshots": loop,
                 "hub": hub,
                 "alerts": alert_feed,
+                "top": top_feed,
                 "observability": observability,
                 "replayer": Replayer(hub, engine, observability, settings.replay_limit),
                 "deltas": DeltaCache(),

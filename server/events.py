@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from pydantic import ValidationError as PydanticValidationError
 
 from server.errors import InvalidJSON, PayloadTooLarge, ValidationFailed
-from server.fields import Amount, Currency, EventTime, Identifier
+from server.fields import Amount, Currency, EventTime, Identifier, Label
 
 
 def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
@@ -98,7 +98,29 @@ class TransactionEvent(_Event):
     currency: Currency | None = None
 
 
-Event = Annotated[UserActivityEvent | ContentViewEvent | TransactionEvent, Field(discriminator="type")]
+class ContentEvent(BaseModel):
+    """Describes a content of the catalogue (the `content` table): its title and category.
+
+    The description is the whole of it: the latest one stored wins, and a field it leaves out is
+    unknown (null) from then on. Sending the stored description again changes nothing (a duplicate).
+    It has no `at`: a description is not a moment of the platform's traffic.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"type": "content", "contentId": "c-9", "title": "Intro to Jazz", "category": "Music"}]
+        },
+    )
+
+    type: Literal["content"]
+    contentId: Identifier
+    title: Label | None = Field(None, description="What the content is called; shown wherever it is.")
+    category: Label | None = Field(None, description="Its group in the breakdown by category.")
+
+
+Event = Annotated[UserActivityEvent | ContentViewEvent | TransactionEvent | ContentEvent, Field(discriminator="type")]
 
 
 class EventBatch(BaseModel):
@@ -182,7 +204,7 @@ def _problem(error: Any, batch: bool) -> Problem:
 
 def _message(error: Any) -> str:
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        return "type must be one of: user_activity, content_view, transaction"
+        return "type must be one of: user_activity, content_view, transaction, content"
     if error["type"] == "extra_forbidden":
         return "unknown field"
     message = str(error["msg"])

@@ -59,6 +59,28 @@ Identifier = Annotated[
 ]
 
 
+# -- labels (the catalogue's titles and categories) -------------------------------------------------
+
+MAX_LABEL = 500
+
+
+def _label(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not 1 <= len(value) <= MAX_LABEL:
+        raise ValueError(f"must be 1 to {MAX_LABEL} characters")
+    if has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Label = Annotated[
+    str,
+    PlainValidator(_label),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_LABEL, "pattern": _anchored(_CONTROL_FREE)}),
+]
+
+
 # -- dates and times (RFC 3339) --------------------------------------------------------------------
 
 # A day that exists: 29 February only in leap years (every 4th year, centuries only every 400th).

@@ -20,9 +20,11 @@ from server.alerts.monitor import AlertsQuery
 from server.analytics.buckets import INTERVALS
 from server.analytics.params import (
     MAX_BUCKETS,
+    MAX_CATEGORIES,
     MAX_MIN_VIEWS,
     METRICS,
     TOP_BY,
+    CategoriesQuery,
     FunnelQuery,
     SeriesQuery,
     TopQuery,
@@ -108,6 +110,8 @@ def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = (), extra
     }
 
 
+_TITLE = {"type": "string", "description": "The catalogue's title, else the content id."}
+_CATEGORY = {"type": ["string", "null"], "description": "The catalogue's category; null when unknown."}
 _BY_STATUS = _object({"pending": _COUNT, "completed": _COUNT, "failed": _COUNT, "total": _COUNT})
 
 RESPONSE_SCHEMAS: dict[str, Any] = {
@@ -258,6 +262,32 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "items": _object(
                     {
                         "contentId": {"type": "string"},
+                        "title": _TITLE,
+                        "category": _CATEGORY,
+                        "views": _COUNT,
+                        "purchases": _COUNT,
+                        "revenue": _MONEY,
+                        "conversionRate": _MONEY,
+                    }
+                ),
+            },
+        }
+    ),
+    "ContentCategories": _object(
+        {
+            "by": {"type": "string", "enum": list(TOP_BY)},
+            "from": _TIME,
+            "to": _TIME,
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_CATEGORIES},
+            "items": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "category": {
+                            "type": ["string", "null"],
+                            "description": "null: content the catalogue gives no category (uncategorised).",
+                        },
+                        "contents": {**_COUNT, "description": "Content items of the category seen or bought."},
                         "views": _COUNT,
                         "purchases": _COUNT,
                         "revenue": _MONEY,
@@ -272,6 +302,11 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "from": _TIME,
             "to": _TIME,
             "contentId": {"type": ["string", "null"]},
+            "title": {
+                "type": ["string", "null"],
+                "description": "The chosen content's title in the catalogue, else its id; null for all content.",
+            },
+            "category": {"type": ["string", "null"], "description": "The chosen content's category, if known."},
             "steps": {
                 "type": "array",
                 "items": _object(
@@ -411,6 +446,19 @@ def _paths() -> dict[str, Any]:
                 "parameters": _query_parameters(TopQuery),
                 "responses": {
                     "200": _csv_or_json(_ref("TopContent"), "The ranking."),
+                    "422": _BAD_PARAMETERS,
+                    "503": _DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/analytics/content/categories": {
+            "get": {
+                "summary": "Views, purchases, revenue and conversion per content category (from the catalogue)",
+                "description": f"{_RANGE_RULE} Content without a category in the catalogue is grouped as"
+                " `category: null`.",
+                "parameters": _query_parameters(CategoriesQuery),
+                "responses": {
+                    "200": _csv_or_json(_ref("ContentCategories"), "The categories, ranked."),
                     "422": _BAD_PARAMETERS,
                     "503": _DATABASE_DOWN,
                 },

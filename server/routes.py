@@ -179,6 +179,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/analytics/realtime-metrics", realtime_metrics, methods=["GET"]),
     Route("/api/v1/analytics/timeseries", analytics.timeseries, methods=["GET"]),
     Route("/api/v1/analytics/content/top", analytics.top_content, methods=["GET"]),
+    Route("/api/v1/analytics/content/categories", analytics.categories, methods=["GET"]),
     Route("/api/v1/analytics/funnel", analytics.funnel, methods=["GET"]),
     Route("/api/v1/analytics/users", analytics.users, methods=["GET"]),
     Route("/api/v1/events", ingest_events, methods=["POST"]),

@@ -1,7 +1,8 @@
 """The metrics service: ingestion and the spec's Python API.
 
 `realtimeMetricsService` of the spec, for code running beside the sidecar:
-`track_user_activity`, `track_content_view`, `record_transaction`, `get_metrics`. The snapshots
+`track_user_activity`, `track_content_view`, `record_transaction`, `get_metrics`; and ours,
+`describe_content` (the catalogue). The snapshots
 themselves are computed by `server.snapshot_loop`.
 """
 
@@ -101,6 +102,12 @@ class MetricsService:
             at=at,
         )
         return await self.ingest(event)
+
+    async def describe_content(
+        self, content_id: str, *, title: str | None = None, category: str | None = None
+    ) -> IngestResult:
+        """The catalogue's description of a content (ours): the latest one wins."""
+        return await self.ingest(_event("content", contentId=content_id, title=title, category=category))
 
     async def get_metrics(self) -> dict[str, Any]:
         """The latest snapshot, as served over REST (money and the rate as Decimals; `stale` as now)."""

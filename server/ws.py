@@ -37,6 +37,7 @@ from server.deltas import DeltaCache, DeltaOutbox
 from server.errors import Forbidden, MetricsError, RateLimited, Unauthorized
 from server.hub import CloseRequest, Outbox, SnapshotHub
 from server.limits import AddressCounter, TokenBucket
+from server.live_top import TopFeed
 from server.observability import SidecarMetrics
 from server.replay import Replayer, StreamStalled, start_stream
 from server.settings import Settings
@@ -182,6 +183,9 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
     alerts: AlertFeed = websocket.state.alerts
     if websocket.query_params.get("alerts") in ("1", "true"):
         alerts.subscribe(outbox)
+    top: TopFeed = websocket.state.top
+    if websocket.query_params.get("top") in ("1", "true"):
+        top.subscribe(outbox)
     close_code: int | None = None
     try:
         # The sender and the receiver run side by side; whichever ends first ends both.
@@ -204,6 +208,7 @@ async def _serve(websocket: WebSocket, settings: Settings, hub: SnapshotHub, tok
     finally:
         hub.detach(outbox)
         alerts.unsubscribe(outbox)
+        top.unsubscribe(outbox)
         if token is not None:
             token_sockets.discard(token.sha256, outbox)
         observability.sockets.dec()
@@ -298,7 +303,7 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, replayer: Replayer
     budget = TokenBucket(rate=per_minute / 60, burst=per_minute, level=per_minute, updated=time.monotonic())
     refused = 0
     while True:
-        wants_alerts: bool | None = None
+        feeds: dict[str, bool] = {}
         resume: int | None = None
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -317,7 +322,7 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, replayer: Replayer
                 return CloseCode.POLICY_VIOLATION
             reply = _error(ErrorCode.RATE_LIMITED, f"at most {per_minute} messages a minute")
         elif text is not None:
-            reply, wants_alerts, resume = _reply(text, replayer.hub)
+            reply, feeds, resume = _reply(text, replayer.hub)
             if resume is not None:
                 if (code := await _resume(websocket, replayer, outbox, resume, settings)) is not None:
                     return code
@@ -329,41 +334,45 @@ async def _receive_loop(websocket: WebSocket, outbox: Outbox, replayer: Replayer
         if waited.cancelled_caught:
             log.warning("WebSocket client reads none of its replies, closing { ip: '%s' }", _client_ip(websocket))
             return CloseCode.POLICY_VIOLATION
-        if wants_alerts is not None:
-            # After its acknowledgement: then the alerts firing now, then every transition.
-            alerts: AlertFeed = websocket.state.alerts
-            (alerts.subscribe if wants_alerts else alerts.unsubscribe)(outbox)
+        # After its acknowledgement: then the alerts firing now and every transition, or the
+        # current top content and every interval's.
+        subscribers: dict[str, AlertFeed | TopFeed] = {"alerts": websocket.state.alerts, "top": websocket.state.top}
+        for feed, wanted in feeds.items():
+            (subscribers[feed].subscribe if wanted else subscribers[feed].unsubscribe)(outbox)
 
 
-def _reply(text: str, hub: SnapshotHub) -> tuple[str, bool | None, int | None]:
-    """The answer to one text message, whether it asked for alerts (None: it said nothing of them),
-    and the id it asked to resume after (None: it did not; the answer is then the replay)."""
+_FEEDS = ("alerts", "top")  # what a socket may subscribe to, beside the snapshots every socket gets
+
+
+def _reply(text: str, hub: SnapshotHub) -> tuple[str, dict[str, bool], int | None]:
+    """The answer to one text message, the feeds it subscribed to (True) or left (False), and the
+    id it asked to resume after (None: it did not; the answer is then the replay)."""
     try:
         request: Any = json.loads(text)
     except (ValueError, RecursionError):
-        return _error(ErrorCode.INVALID_JSON, "the message is not valid JSON"), None, None
+        return _error(ErrorCode.INVALID_JSON, "the message is not valid JSON"), {}, None
     if not isinstance(request, dict) or not isinstance(request.get("type"), str):
-        return _error(ErrorCode.INVALID_MESSAGE, 'a message is a JSON object with a string "type"'), None, None
+        return _error(ErrorCode.INVALID_MESSAGE, 'a message is a JSON object with a string "type"'), {}, None
     kind = request["type"]
     if kind == MessageType.PING:
-        return _PONG, None, None
+        return _PONG, {}, None
     if kind == MessageType.HISTORY:
-        return hub.history_frame(), None, None
+        return hub.history_frame(), {}, None
     if kind == MessageType.SUBSCRIBE:
-        alerts = request.get("alerts")
-        if not isinstance(alerts, bool):
-            usage = 'subscribe takes {"type": "subscribe", "alerts": true | false}'
-            return _error(ErrorCode.INVALID_MESSAGE, usage), None, None
-        return '{"type":"subscribed","alerts":' + ("true" if alerts else "false") + "}", alerts, None
+        feeds = {feed: request[feed] for feed in _FEEDS if feed in request}
+        if not feeds or not all(isinstance(wanted, bool) for wanted in feeds.values()):
+            usage = 'subscribe takes {"type": "subscribe", "alerts": true | false, "top": true | false} (one or both)'
+            return _error(ErrorCode.INVALID_MESSAGE, usage), {}, None
+        return _compact({"type": MessageType.SUBSCRIBED, **feeds}), feeds, None
     if kind == MessageType.RESUME:
         since = request.get("since")
         if type(since) is not int or since < 0:
             usage = 'resume takes {"type": "resume", "since": <the last snapshotId received, an integer >= 0>}'
-            return _error(ErrorCode.INVALID_MESSAGE, usage), None, None
-        return "", None, since
+            return _error(ErrorCode.INVALID_MESSAGE, usage), {}, None
+        return "", {}, since
     return (
         _error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}; use ping, history, subscribe or resume"),
-        None,
+        {},
         None,
     )
 

@@ -29,7 +29,7 @@ from tests.support.helpers import LocalClient
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STACKS = ["sqlite-memory", "postgres-redis"]
-_TABLES = "transactions, content_views, user_activity, snapshot_log, alert_events"
+_TABLES = "transactions, content_views, user_activity, content, snapshot_log, alert_events"
 
 
 async def _services_answer() -> str | None:

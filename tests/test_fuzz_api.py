@@ -302,7 +302,12 @@ def test_the_calendar_edges_the_description_admits_are_answered(api: TestClient,
     response = api.get("/api/v1/analytics/timeseries", params=query)
     assert response.status_code == 200, response.text
     SCHEMA["/api/v1/analytics/timeseries"]["GET"].Case(query=query).validate_response(response)
-    for path in ("/api/v1/analytics/content/top", "/api/v1/analytics/funnel", "/api/v1/analytics/users"):
+    for path in (
+        "/api/v1/analytics/content/top",
+        "/api/v1/analytics/content/categories",
+        "/api/v1/analytics/funnel",
+        "/api/v1/analytics/users",
+    ):
         ranged = {k: v for k, v in query.items() if k in ("from", "to", "tz")}
         if path.endswith("users") and "from" not in ranged:
             continue  # its default span is a month before `to`: covered by the others

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 import dashboard.api
 import dashboard.resources
-from dashboard.api import FUNNEL, TIMESERIES, TOP_CONTENT, USERS, AnalyticsError
+from dashboard.api import CATEGORIES, FUNNEL, TIMESERIES, TOP_CONTENT, USERS, AnalyticsError
 from dashboard.settings import DashboardSettings
 
 PAGES = Path(__file__).parents[1] / "pages"
@@ -407,7 +407,15 @@ HEATMAP = [{"weekday": d, "hour": h, "activeUsers": d * 100 + h} for d in range(
 MORE_VIEWED = [{**TOP[2], "contentId": f"c-{n}"} for n in range(4, 60)]  # the funnel picker's other choices
 
 
+CATEGORY_ROWS = [
+    {"category": "Music", "contents": 2, "views": 200, "purchases": 14, "revenue": 139.86, "conversionRate": 7.0},
+    {"category": None, "contents": 1, "views": 300, "purchases": 2, "revenue": 19.98, "conversionRate": 0.67},
+]
+
+
 def behaviour_answer(path: str, params: dict[str, str]) -> dict[str, Any]:
+    if path == CATEGORIES:
+        return {"items": CATEGORY_ROWS}
     if path == TOP_CONTENT:
         return {"items": TOP if params["limit"] != "100" else [TOP[2], TOP[1], TOP[0], *MORE_VIEWED]}
     if path == FUNNEL:
@@ -431,6 +439,7 @@ def test_behaviour_lists_the_top_content_in_the_sidecars_order(fake: FakeAnalyti
     span = {"from": CURRENT_FROM, "to": "2026-11-04T00:00:00+13:00"}
     assert fake.requests == [
         ("json", TOP_CONTENT, {"by": "revenue", **span, "limit": "10"}),
+        ("json", CATEGORIES, {"by": "revenue", **span}),
         ("json", TOP_CONTENT, {"by": "views", **span, "limit": "100"}),  # the funnel's content to pick from
         ("json", FUNNEL, span),
         ("json", USERS, {**span, "tz": "Pacific/Auckland"}),
@@ -469,14 +478,14 @@ def test_behaviour_says_so_when_the_range_holds_no_data(fake: FakeAnalytics) -> 
         return {"items": [], "steps": steps, "overallRate": 0.0, "days": [], "heatmap": []}
 
     app = run(fake, "behaviour.py", answer)
-    assert [i.value for i in app.info] == ["No data in this range."] * 3
+    assert [i.value for i in app.info] == ["No data in this range."] * 4
     assert not app.dataframe and not app.get("plotly_chart")
 
 
 def test_behaviour_shows_each_failure_instead_of_failing(fake: FakeAnalytics) -> None:
     fake.errors.append(AnalyticsError("The sidecar at http://sidecar.test cannot be reached (connection refused)."))
     app = run(fake, "behaviour.py", behaviour_answer)
-    assert [e.value for e in app.error] == [fake.errors[0].message] * 3
+    assert [e.value for e in app.error] == [fake.errors[0].message] * 4
     assert not app.dataframe and not app.get("plotly_chart")
 
 
@@ -485,6 +494,8 @@ def test_behaviour_tables_read_with_separators_and_currency_and_each_has_a_csv(f
     config = json.loads(app.dataframe[0].proto.columns)
     formats = {name: c.get("type_config", {}).get("format") for name, c in config.items() if name != "_index"}
     assert formats == {
+        "title": None,
+        "category": None,
         "contentId": None,
         "views": "localized",
         "purchases": "localized",
@@ -493,6 +504,7 @@ def test_behaviour_tables_read_with_separators_and_currency_and_each_has_a_csv(f
     }
     assert [b.label for b in app.download_button] == [
         "Top content (CSV)",
+        "Categories (CSV)",
         "Funnel (CSV)",
         "New and returning users (CSV)",
         "Active users by weekday and hour (CSV)",
@@ -537,3 +549,37 @@ def test_a_link_reproduces_the_behaviour_view(fake: FakeAnalytics) -> None:
     span = {"from": CURRENT_FROM, "to": "2026-11-04T00:00:00+13:00"}
     assert fake.requests[0] == ("json", TOP_CONTENT, {"by": "conversion", **span, "limit": "20", "minViews": "250"})
     assert [p for _, path, p in fake.requests if path == FUNNEL] == [{**span, "contentId": "c-1"}]
+
+
+TITLED = [
+    {**TOP[0], "title": "Intro to Jazz", "category": "Music"},
+    {**TOP[1], "title": "c-1", "category": None},  # not in the catalogue: the sidecar sends the id
+    {**TOP[2], "title": "Knife Skills", "category": "Cooking"},
+]
+
+
+def titled_answer(path: str, params: dict[str, str]) -> dict[str, Any]:
+    if path == TOP_CONTENT:
+        return {"items": TITLED}
+    if path == FUNNEL and "contentId" in params:
+        named = {"c-3": "Intro to Jazz", "c-2": "Knife Skills"}
+        return {**behaviour_answer(path, params), "title": named.get(params["contentId"], params["contentId"])}
+    return behaviour_answer(path, params)
+
+
+def test_behaviour_shows_content_by_title_and_a_breakdown_by_category(fake: FakeAnalytics) -> None:
+    app = run(fake, "behaviour.py", titled_answer, dates=NOV, ranked_by="revenue")
+    top, groups = app.dataframe[0].value, app.dataframe[1].value
+    assert top["title"].tolist() == ["Intro to Jazz", "c-1", "Knife Skills"]
+    assert top["category"].tolist() == ["Music", "", "Cooking"]
+    assert json.loads(app.dataframe[0].proto.columns)["title"]["label"] == "Content"
+    # Categories in the sidecar's order, ranked by the same choice; no category reads as uncategorised.
+    assert [s.value for s in app.subheader][:2] == ["Top content", "By category"]
+    assert groups["category"].tolist() == ["Music", "Uncategorised"]
+    assert groups["revenue"].tolist() == [139.86, 19.98]
+    assert next(p for _, path, p in fake.requests if path == CATEGORIES)["by"] == "revenue"
+    # The funnel's picker names content by title, the id beside it where they differ.
+    picker = next(s for s in app.selectbox if s.label == "Content")
+    assert picker.options[:4] == ["All content", "Intro to Jazz (c-3)", "c-1", "Knife Skills (c-2)"]
+    picker.set_value("c-2").run()
+    assert [c.value for c in app.caption][-1] == "Knife Skills (c-2)"

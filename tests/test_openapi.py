@@ -10,7 +10,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.events import ContentViewEvent, Event, TransactionEvent, UserActivityEvent
+from server.events import ContentEvent, ContentViewEvent, Event, TransactionEvent, UserActivityEvent
 from server.fields import TIME_ZONES
 from server.routes import routes
 from server.settings import Settings
@@ -48,16 +48,18 @@ def test_the_request_shapes_come_from_the_models_that_validate_them(client: Test
     generated = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
     shapes = generated.pop("$defs")
     assert schemas["Event"] == generated
-    assert set(shapes) == {"UserActivityEvent", "ContentViewEvent", "TransactionEvent"}
+    assert set(shapes) == {"UserActivityEvent", "ContentViewEvent", "TransactionEvent", "ContentEvent"}
     assert schemas["Event"]["discriminator"]["propertyName"] == "type"
     for name, model in (
         ("UserActivityEvent", UserActivityEvent),
         ("ContentViewEvent", ContentViewEvent),
         ("TransactionEvent", TransactionEvent),
+        ("ContentEvent", ContentEvent),
     ):
         assert set(schemas[name]["properties"]) == set(model.model_fields)
         assert set(schemas[name]["required"]) == {n for n, f in model.model_fields.items() if f.is_required()}
     assert set(schemas["TransactionEvent"]["required"]) == {"type", "id", "status"}
+    assert set(schemas["ContentEvent"]["required"]) == {"type", "contentId"}
     assert schemas["TimeZone"]["enum"] == sorted(TIME_ZONES)
     parameters = document["paths"]["/api/v1/analytics/timeseries"]["get"]["parameters"]
     assert [(p["name"], p["required"]) for p in parameters] == [

@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -317,3 +317,51 @@ def test_a_snapshot_without_pace_shows_grey_placeholders(fake: FakeSubscription)
     page = run(fake, live(snapshot(1)))
     assert [direction for direction, _ in _pace_lines(page)] == ["none"] * 4
     assert all(text.endswith(": n/a") for _, text in _pace_lines(page))
+
+
+def _window(content: list[dict[str, Any]], categories: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "from": "2026-11-27T09:55:00.000Z",
+        "to": "2026-11-27T10:00:00.000Z",
+        "content": content,
+        "categories": categories,
+    }
+
+
+LIVE_TOP = {
+    "at": "2026-11-27T10:00:00.000Z",
+    "lastFiveMinutes": _window(
+        [
+            {
+                "contentId": "c-1",
+                "title": "Intro to Jazz",
+                "category": "Music",
+                "views": 3,
+                "purchases": 0,
+                "revenue": 0.0,
+            },
+            {"contentId": "c-3", "title": "c-3", "category": None, "views": 1, "purchases": 1, "revenue": 12.5},
+        ],
+        [
+            {"category": "Music", "contents": 1, "views": 3, "purchases": 0, "revenue": 0.0},
+            {"category": None, "contents": 1, "views": 1, "purchases": 1, "revenue": 12.5},
+        ],
+    ),
+    "today": _window([], []),
+}
+
+
+def test_the_live_top_content_is_shown_by_title_now_and_today(fake: FakeSubscription) -> None:
+    view = replace(live(snapshot(1)), top=LIVE_TOP)
+    page = run(fake, view)
+    content, categories = page.dataframe[0].value, page.dataframe[1].value
+    assert content["title"].tolist() == ["Intro to Jazz", "c-3"]
+    assert content["views"].tolist() == [3, 1]
+    assert categories["category"].tolist() == ["Music", "Uncategorised"]
+    assert "**Top content · Last 5 minutes**" in [m.value for m in page.markdown]
+    assert "No views or purchases yet." in [c.value for c in page.caption]  # today's lists are empty
+
+
+def test_without_a_live_top_the_page_shows_no_top_tables(fake: FakeSubscription) -> None:
+    page = run(fake, live(snapshot(1)))
+    assert not page.dataframe

@@ -124,7 +124,7 @@ def test_an_invalid_event_rejects_the_whole_batch_with_every_problem(client: Tes
                 {
                     "index": 5,
                     "field": "type",
-                    "message": "type must be one of: user_activity, content_view, transaction",
+                    "message": "type must be one of: user_activity, content_view, transaction, content",
                 },
             ],
         }

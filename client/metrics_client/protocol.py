@@ -27,6 +27,7 @@ REALTIME_PATH: Final = "/api/v1/analytics/realtime-metrics"
 EVENTS_PATH: Final = "/api/v1/events"
 TIMESERIES_PATH: Final = "/api/v1/analytics/timeseries"
 TOP_CONTENT_PATH: Final = "/api/v1/analytics/content/top"
+CATEGORIES_PATH: Final = "/api/v1/analytics/content/categories"
 FUNNEL_PATH: Final = "/api/v1/analytics/funnel"
 USERS_PATH: Final = "/api/v1/analytics/users"
 ALERTS_PATH: Final = "/api/v1/alerts"
@@ -39,15 +40,16 @@ class MessageType(StrEnum):
     METRICS = "metrics"  # {"type": "metrics", "data": <snapshot>}, on connect and every interval
     HISTORY = "history"  # the answer to a `history` request: {"data": [<snapshots, oldest first>]}
     ALERT = "alert"  # an alert transition, to sockets that subscribed
+    TOP = "top"  # the live top content and categories (5 minutes, today), each interval, to sockets that subscribed
     PONG = "pong"
-    SUBSCRIBED = "subscribed"  # the acknowledgement of `subscribe`: {"alerts": true | false}
+    SUBSCRIBED = "subscribed"  # the acknowledgement of `subscribe`: the feeds it named, {"alerts"?, "top"?}
     ERROR = "error"  # {"type": "error", "error": <the error body's inner object>}; the socket stays open
     DELTA = "delta"  # opt-in (?deltas=1): {"snapshotId", "base", "patch": <RFC 7386 merge patch>}
     RESUMED = "resumed"  # the answer to a resume: {"since": N}, then the missed snapshots, then live
     RESET = "reset"  # what was missed is not kept (or N is ahead): {"since", "oldest", "latest", "reason"}
     # client -> sidecar
     PING = "ping"
-    SUBSCRIBE = "subscribe"  # {"type": "subscribe", "alerts": true | false}
+    SUBSCRIBE = "subscribe"  # {"type": "subscribe", "alerts"?: true | false, "top"?: true | false}
     AUTH = "auth"  # the first message, when the handshake carried no token: {"token": ...}
     RESUME = "resume"  # {"type": "resume", "since": <the last snapshotId received>}
 

@@ -1,4 +1,4 @@
-"""`/api/v1/analytics/*` beyond the realtime snapshot: timeseries, top content, funnel, users.
+"""`/api/v1/analytics/*` beyond the realtime snapshot: timeseries, top content, categories, funnel, users.
 
 Every endpoint answers JSON, or CSV with `format=csv` (the same rows, a header line first).
 """
@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.analytics import params
+from server.analytics import params, ranking
 from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
 from server.errors import ValidationFailed
 from server.metrics import conversion_rate, encode, format_timestamp
 from server.service import MetricsService
-from server.storage import history, rollups
+from server.storage import catalogue, history, rollups
 
 T = TypeVar("T")
 HEATMAP_LIMIT = 24 * 366  # hourly buckets behind the weekday x hour heatmap: a year at most
@@ -120,28 +120,17 @@ async def top_content(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = params.parse_top(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
-    figures = await _read(service, lambda conn: rollups.content_figures(conn, rng.start, rng.end))
-    # A rate over a handful of views says little: `minViews` keeps such content out of every ranking.
-    figures = [f for f in figures if f.views >= query.min_views]
-    # Rank on exact integers (and the rounded rate for `conversion`, as shown), then build only
-    # the items returned: a catalogue has thousands of entries, an answer a handful.
-    if query.by == "conversion":
-        rates = {f.content_id: conversion_rate(f.purchases, f.views) for f in figures}
-        measure: Callable[[history.ContentFigures], Any] = lambda f: rates[f.content_id]  # noqa: E731
-    else:
-        field = {"views": "views", "purchases": "purchases", "revenue": "revenue_cents"}[query.by]
-        measure = lambda f: getattr(f, field)  # noqa: E731
-    ranked = sorted(figures, key=lambda f: (-measure(f), -f.views, f.content_id))[: query.limit]
-    items = [
-        {
-            "contentId": f.content_id,
-            "views": f.views,
-            "purchases": f.purchases,
-            "revenue": history.money(f.revenue_cents),
-            "conversionRate": conversion_rate(f.purchases, f.views),
-        }
-        for f in ranked
-    ]
+
+    async def work(conn: AsyncConnection) -> tuple[list[history.ContentFigures], dict[str, catalogue.Description]]:
+        figures = await rollups.content_figures(conn, rng.start, rng.end)
+        # A rate over a handful of views says little: `minViews` keeps such content out of every ranking.
+        kept = [f for f in figures if f.views >= query.min_views]
+        # Describe only the items returned: a catalogue has thousands of entries, an answer a handful.
+        ranked = ranking.top_content(kept, query.by, query.limit)
+        return ranked, await catalogue.read(conn, (f.content_id for f in ranked))
+
+    ranked, described = await _read(service, work)
+    items = [ranking.content_item(f, described) for f in ranked]
     body = {
         "by": query.by,
         "from": _ts(rng.start),
@@ -150,26 +139,50 @@ async def top_content(request: Request) -> Response:
         "minViews": query.min_views,
         "items": items,
     }
-    columns = ("contentId", "views", "purchases", "revenue", "conversionRate")
+    columns = ("contentId", "title", "category", "views", "purchases", "revenue", "conversionRate")
     return _answer(request, body, items, columns, f"top-content-{query.by}")
+
+
+async def categories(request: Request) -> Response:
+    service: MetricsService = request.state.service
+    query = params.parse_categories(request.query_params, now=service.now(), default_tz=service.settings.timezone)
+    rng = query.range
+
+    async def work(conn: AsyncConnection) -> list[ranking.CategoryFigures]:
+        figures = await rollups.content_figures(conn, rng.start, rng.end)
+        return ranking.by_category(figures, await catalogue.read(conn, (f.content_id for f in figures)))
+
+    groups = await _read(service, work)
+    items = [ranking.category_item(g) for g in ranking.top_categories(groups, query.by, query.limit)]
+    body = {"by": query.by, "from": _ts(rng.start), "to": _ts(rng.end), "limit": query.limit, "items": items}
+    columns = ("category", "contents", "views", "purchases", "revenue", "conversionRate")
+    return _answer(request, body, items, columns, f"content-categories-{query.by}")
 
 
 async def funnel(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = params.parse_funnel(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     rng = query.range
-    seen, started, completed = await _read(
-        service, lambda conn: history.funnel_counts(conn, rng.start, rng.end, query.content_id)
-    )
+
+    async def work(conn: AsyncConnection) -> tuple[tuple[int, int, int], dict[str, catalogue.Description]]:
+        counts = await history.funnel_counts(conn, rng.start, rng.end, query.content_id)
+        chosen = [] if query.content_id is None else [query.content_id]
+        return counts, await catalogue.read(conn, chosen)
+
+    (seen, started, completed), described = await _read(service, work)
     steps = [
         {"step": "views", "count": seen, "rate": conversion_rate(seen, seen)},
         {"step": "started", "count": started, "rate": conversion_rate(started, seen)},
         {"step": "completed", "count": completed, "rate": conversion_rate(completed, started)},
     ]
+    description = described.get(query.content_id or "")
     body = {
         "from": _ts(rng.start),
         "to": _ts(rng.end),
         "contentId": query.content_id,
+        # The chosen content as it is shown (its title, else its id); null for all content.
+        "title": None if query.content_id is None else catalogue.title_of(query.content_id, description),
+        "category": (description or catalogue.UNDESCRIBED).category,
         "steps": steps,
         "overallRate": conversion_rate(completed, seen),
     }

@@ -27,6 +27,7 @@ METRICS: tuple[str, ...] = get_args(Metric)
 TOP_BY: tuple[str, ...] = get_args(TopBy)
 MAX_BUCKETS = 1000
 MAX_MIN_VIEWS = 1_000_000_000
+MAX_CATEGORIES = 1000
 DEFAULT_SPAN: dict[str, timedelta] = {
     "minute": timedelta(hours=1),
     "hour": timedelta(days=1),
@@ -88,6 +89,17 @@ class TopQuery(BaseModel):
     format: OutputFormat = "json"
 
 
+class CategoriesQuery(BaseModel):
+    model_config = _QUERY
+
+    by: Annotated[TopBy, Field(description="Ranking.")] = "views"
+    limit: Annotated[int, *whole_number(1, MAX_CATEGORIES), Field(description="How many categories.")] = 100
+    start: From = None
+    to: To = None
+    tz: Tz = None
+    format: OutputFormat = "json"
+
+
 class FunnelQuery(BaseModel):
     model_config = _QUERY
 
@@ -124,7 +136,11 @@ def _instant(bound: date | datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 def resolve_range(
-    query: SeriesQuery | TopQuery | FunnelQuery | UsersQuery, *, now: datetime, default_tz: str, span: timedelta
+    query: SeriesQuery | TopQuery | CategoriesQuery | FunnelQuery | UsersQuery,
+    *,
+    now: datetime,
+    default_tz: str,
+    span: timedelta,
 ) -> Range:
     """The UTC range the parameters name; `from` defaults to `span` before `to`, `to` to now."""
     tz = query.tz or default_tz
@@ -162,6 +178,20 @@ def parse_top(query: QueryParams, *, now: datetime, default_tz: str) -> Top:
     parsed = parse_query(TopQuery, query)
     rng = resolve_range(parsed, now=now, default_tz=default_tz, span=timedelta(days=30))
     return Top(parsed.by, parsed.limit, parsed.minViews, rng)
+
+
+@dataclass(frozen=True)
+class Categories:
+    by: str
+    limit: int
+    range: Range
+
+
+def parse_categories(query: QueryParams, *, now: datetime, default_tz: str) -> Categories:
+    parsed = parse_query(CategoriesQuery, query)
+    return Categories(
+        parsed.by, parsed.limit, resolve_range(parsed, now=now, default_tz=default_tz, span=timedelta(days=30))
+    )
 
 
 @dataclass(frozen=True)

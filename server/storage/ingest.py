@@ -20,7 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.errors import Conflict
-from server.events import ContentViewEvent, Event, Problem, TransactionEvent, UserActivityEvent
+from server.events import ContentEvent, ContentViewEvent, Event, Problem, TransactionEvent, UserActivityEvent
+from server.storage import catalogue
 from server.storage.db import write_connection
 from server.storage.models import ContentView, Transaction, UserActivity
 
@@ -80,12 +81,18 @@ async def store_events(
     engine: AsyncEngine, events: list[Event], *, received_at: datetime, currency: str
 ) -> IngestResult:
     """Store `events` durably (committed before returning) and count what changed."""
+    # Catalogue descriptions go to their own table, in the same transaction (all or nothing).
+    descriptions = [event for event in events if isinstance(event, ContentEvent)]
     batch = _split(events, received_at)
     for attempt in range(_MAX_ATTEMPTS):
         conn = await write_connection(engine)
         try:
             async with conn.begin():
-                return await _store(conn, batch, received_at, currency)
+                result = await _store(conn, batch, received_at, currency)
+                if descriptions:
+                    described, repeated = await catalogue.describe(conn, descriptions)
+                    result = IngestResult(result.accepted + described, result.duplicates + repeated)
+                return result
         except (_RaceLost, DBAPIError) as exc:
             if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_SQLSTATES:
                 raise
@@ -104,6 +111,8 @@ def _split(events: list[Event], received_at: datetime) -> _Batch:
     activity_events = view_events = 0
     seen: set[tuple[bool, str]] = set()
     for index, event in enumerate(events):
+        if isinstance(event, ContentEvent):
+            continue  # stored by catalogue.describe
         if isinstance(event, TransactionEvent):
             transactions.append((index, event))
             continue

@@ -427,6 +427,11 @@ FIGURES = {
 }
 
 
+def undescribed(content_id: str) -> dict[str, Any]:
+    """A top-content item of content the catalogue does not describe: shown by its id."""
+    return {"contentId": content_id, "title": content_id, "category": None, **FIGURES[content_id]}
+
+
 @pytest.mark.parametrize(
     ("by", "order"),
     [
@@ -448,7 +453,7 @@ def test_top_content_ranks_with_a_deterministic_tie_order(
         "to": "2026-10-08T00:00:00.000Z",
         "limit": 10,
     }
-    assert [as_text(item) for item in body["items"]] == [as_text({"contentId": cid, **FIGURES[cid]}) for cid in order]
+    assert [as_text(item) for item in body["items"]] == [as_text(undescribed(cid)) for cid in order]
     limited = get_json(client, TOP, {"by": by, "limit": "3", **OCTOBER_WEEK})
     assert limited["limit"] == 3
     assert [item["contentId"] for item in limited["items"]] == order[:3]
@@ -471,7 +476,7 @@ def test_top_content_leaves_out_content_with_fewer_views_than_min_views(
     _content(writer)
     body = get_json(client, TOP, {"by": by, "minViews": min_views, **OCTOBER_WEEK})
     assert body["minViews"] == int(min_views)
-    assert [as_text(item) for item in body["items"]] == [as_text({"contentId": cid, **FIGURES[cid]}) for cid in order]
+    assert [as_text(item) for item in body["items"]] == [as_text(undescribed(cid)) for cid in order]
     answer = client.get(TOP, params={"by": by, "minViews": min_views, "format": "csv", **OCTOBER_WEEK})
     assert [row["contentId"] for row in csv.DictReader(io.StringIO(answer.text))] == order
 
@@ -488,10 +493,12 @@ def test_funnel_overall_and_for_one_content(client: TestClient, writer: Writer) 
     def funnel(content_id: str | None) -> dict[str, Any]:
         params = OCTOBER_WEEK if content_id is None else {**OCTOBER_WEEK, "contentId": content_id}
         body = get_json(client, FUNNEL, params)
-        assert (body["from"], body["to"], body["contentId"]) == (
+        assert (body["from"], body["to"], body["contentId"], body["title"], body["category"]) == (
             "2026-10-01T00:00:00.000Z",
             "2026-10-08T00:00:00.000Z",
             content_id,
+            content_id,  # not in the catalogue: shown by its id (null for all content)
+            None,
         )
         return {
             "steps": [(s["step"], s["count"], str(s["rate"])) for s in body["steps"]],
@@ -628,7 +635,11 @@ CSV_CASES = [
         id="timeseries-hours-kathmandu",
     ),
     pytest.param(
-        TOP, {"by": "revenue", **OCTOBER_WEEK}, "items", "contentId,views,purchases,revenue,conversionRate", id="top"
+        TOP,
+        {"by": "revenue", **OCTOBER_WEEK},
+        "items",
+        "contentId,title,category,views,purchases,revenue,conversionRate",
+        id="top",
     ),
     pytest.param(FUNNEL, OCTOBER_WEEK, "steps", "step,count,rate", id="funnel"),
     pytest.param(FUNNEL, {"contentId": "c-b", **OCTOBER_WEEK}, "steps", "step,count,rate", id="funnel-c-b"),
@@ -671,7 +682,7 @@ def test_csv_without_rows_still_has_its_header_line(client: TestClient) -> None:
     response = client.get(TOP, params={"format": "csv", **OCTOBER_WEEK})
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == "text/csv"
-    assert response.text == "contentId,views,purchases,revenue,conversionRate\n"
+    assert response.text == "contentId,title,category,views,purchases,revenue,conversionRate\n"
 
 
 # --- limits and defaults ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.subscription import LiveSubscription
+from dashboard.subscription import LiveSubscription, with_top
 from metrics_client import ConnectionState, GaveUp, MetricsClient
 from server.settings import Settings
 from tests.support.cut_proxy import cut_proxy
@@ -32,6 +32,32 @@ def test_a_new_subscription_is_prefilled_from_history(settings: Settings) -> Non
             assert view.state.clock_offset is not None and abs(view.state.clock_offset) <= 1.5
             assert view.latest is not None and view.latest["snapshotId"] == ids[-1]
             assert view.fresh(time.time(), settings.interval)
+        finally:
+            subscription.stop()
+
+
+def test_the_subscription_asks_for_the_live_top_content_and_keeps_the_latest(settings: Settings) -> None:
+    import httpx
+
+    assert with_top("ws://h:1/ws/metrics?token=t&top=0") == "ws://h:1/ws/metrics?token=t&top=1"
+    with serve(settings) as address:
+        events = [
+            {"type": "content", "contentId": "c-1", "title": "Intro to Jazz", "category": "Music"},
+            {"type": "content_view", "contentId": "c-1"},
+        ]
+        assert httpx.post(f"http://{address}/api/v1/events", json={"events": events}).status_code == 200
+        subscription = LiveSubscription(f"ws://{address}/ws/metrics")
+        try:
+            wait_until(lambda: subscription.view().top is not None, 10, "the live top content arrives")
+            top = subscription.view().top
+            assert top is not None
+            [item] = top["lastFiveMinutes"]["content"]
+            assert (item["contentId"], item["title"], item["category"], item["views"]) == (
+                "c-1",
+                "Intro to Jazz",
+                "Music",
+                1,
+            )
         finally:
             subscription.stop()
 

@@ -1,8 +1,8 @@
 """Every table of the database, declared once: Alembic autogenerate against a migrated database
 proposes nothing (`tests/storage/test_schema_dump.py`).
 
-- `contract`: the contract's tables (`transactions`, `content_views`, `user_activity`), which the
-  platform may also write directly;
+- `contract`: the contract's tables (`transactions`, `content_views`, `user_activity`, and the
+  catalogue `content`), which the platform may also write directly;
 - `derived`: what the triggers keep from them (rollups, snapshot totals, per-day active users)
   and its configuration; their triggers are in `server/storage/sql/`;
 - `sidecar`: the sidecar's own state (snapshot log, alert firings, lease, deployment id).
@@ -11,7 +11,7 @@ proposes nothing (`tests/storage/test_schema_dump.py`).
 from __future__ import annotations
 
 from server.storage.models.base import Base, include_object_for
-from server.storage.models.contract import STATUSES, ContentView, Transaction, UserActivity
+from server.storage.models.contract import STATUSES, Content, ContentView, Transaction, UserActivity
 from server.storage.models.derived import (
     ActiveDayCount,
     ActiveDaysConfig,
@@ -33,6 +33,7 @@ __all__ = [
     "ActiveUserDayDelta",
     "AlertEvent",
     "Base",
+    "Content",
     "ContentView",
     "Deployment",
     "RollupContentDay",

@@ -1,4 +1,4 @@
-"""The contract's tables: `transactions`, `content_views`, `user_activity`.
+"""The contract's tables: `transactions`, `content_views`, `user_activity`, and the catalogue `content`.
 
 Column names and meanings are public: the platform may write them directly. Columns the sidecar
 adds all have defaults, so such writes keep working. Triggers keep the derived tables
@@ -72,3 +72,14 @@ class UserActivity(Base):
     event_id: Mapped[str | None] = mapped_column(Text, nullable=True, unique=True)
 
     __table_args__ = (Index("ix_user_activity_at_user", "at", "user_id"),)
+
+
+class Content(Base):
+    """The catalogue (ours): what a `content_id` is called and where it belongs. Content without a
+    row here is shown by its id; a row's title or category may be null (unknown)."""
+
+    __tablename__ = "content"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    category: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -30,6 +30,11 @@
     resolved_at timestamp with time zone
     resolved_snapshot_id bigint
 
+-- table content
+    id text NOT NULL
+    title text
+    category text
+
 -- table content_views
     id bigint NOT NULL DEFAULT nextval('content_views_id_seq'::regclass)
     content_id text NOT NULL
@@ -111,6 +116,7 @@ active_days_config: pk_active_days_config PRIMARY KEY (zone)
 active_user_day_deltas: pk_active_user_day_deltas PRIMARY KEY (id)
 active_user_days: pk_active_user_days PRIMARY KEY (day, user_id)
 alert_events: pk_alert_events PRIMARY KEY (id)
+content: pk_content PRIMARY KEY (id)
 content_views: pk_content_views PRIMARY KEY (id)
 content_views: uq_content_views_event_id UNIQUE (event_id)
 deployment: pk_deployment PRIMARY KEY (id)
@@ -136,6 +142,7 @@ CREATE UNIQUE INDEX pk_active_user_days ON public.active_user_days USING btree (
 CREATE INDEX ix_alert_events_fired_at ON public.alert_events USING btree (fired_at);
 CREATE UNIQUE INDEX pk_alert_events ON public.alert_events USING btree (id);
 CREATE UNIQUE INDEX uq_alert_events_open_rule ON public.alert_events USING btree (rule) WHERE (resolved_at IS NULL);
+CREATE UNIQUE INDEX pk_content ON public.content USING btree (id);
 CREATE INDEX ix_content_views_content ON public.content_views USING btree (content_id);
 CREATE INDEX ix_content_views_viewed_user ON public.content_views USING btree (viewed_at, user_id);
 CREATE UNIQUE INDEX pk_content_views ON public.content_views USING btree (id);

@@ -45,6 +45,14 @@ CREATE TABLE alert_events (
 	CONSTRAINT pk_alert_events PRIMARY KEY (id)
 );
 
+-- table content
+CREATE TABLE content (
+	id TEXT NOT NULL, 
+	title TEXT, 
+	category TEXT, 
+	CONSTRAINT pk_content PRIMARY KEY (id)
+);
+
 -- table content_views
 CREATE TABLE content_views (
 	id INTEGER NOT NULL, 
