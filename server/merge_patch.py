@@ -18,6 +18,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+# Applying a patch is the client's job; the sidecar uses the same function to check its patches.
+from metrics_client.resume import apply_patch
+
+__all__ = ["apply_patch", "create_patch", "same"]
+
 JSONObject = dict[str, Any]
 
 
@@ -36,19 +41,6 @@ def create_patch(old: JSONObject, new: JSONObject) -> JSONObject | None:
         return _diff(old, new)
     except _Unrepresentable:
         return None
-
-
-def apply_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 section 2, without changing `target` (the result shares unchanged parts with it)."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = apply_patch(result.get(name), value)
-    return result
 
 
 def same(a: Any, b: Any) -> bool:

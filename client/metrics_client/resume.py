@@ -24,10 +24,8 @@ class OutOfStep(Exception):
 
 
 def apply_patch(target: Any, patch: Any) -> Any:
-    """JSON Merge Patch (RFC 7386, section 2) without changing `target`; `null` removes a member.
-
-    The client's own copy: it must not import the sidecar's code.
-    """
+    """JSON Merge Patch (RFC 7386, section 2) without changing `target` (the result shares
+    unchanged parts with it); `null` removes a member. The sidecar checks its patches with it too."""
     if not isinstance(patch, dict):
         return patch
     result = dict(target) if isinstance(target, dict) else {}
