@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from server.metrics import pace_windows, period_starts
 from server.storage.db import create_engine
 from server.storage.pace_inputs import read_pace_inputs
-from server.storage.pace_users import PaceUsers
+from server.storage.pace_users import ListCount, PaceUsers
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
 from .snapshot import BASE_URL
@@ -55,7 +55,7 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int) -> None:
             async with engine.begin() as conn:
                 return await read_snapshot_inputs(conn, periods, now, zone, pace_users)
 
-        async def pace_only(users: tuple[int | None, int | None]) -> Any:
+        async def pace_only(users: tuple[ListCount | None, ListCount | None]) -> Any:
             async with engine.begin() as conn:
                 return await read_pace_inputs(conn, windows, users)
 

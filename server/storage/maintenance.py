@@ -7,7 +7,7 @@ that computes the snapshots calls `maintain_derived` after each read:
   their first day up to yesterday and prune the days before it;
 - fold the day deltas into the day rows, and a day's count rows into one;
 - fold the snapshot totals' rows into one, and the recent rollup buckets' rows into one each,
-  once more than `FOLD_AT` pile up;
+  once more than `FOLD_AT` pile up, and late activity's appended rows into one per hour;
 - then, outside that transaction, VACUUM the small append-only tables it folded (their dead
   rows would otherwise slow the snapshot's read until autovacuum comes, if it is on).
 Each step is all or nothing and leaves every read exact; so does a failed or skipped run. SQLite
@@ -40,6 +40,7 @@ def _statement(name: str, **types: Any) -> Any:
 _FOLD_TOTALS = _statement("fold snapshot_totals")
 _FOLD_DAY_DELTAS = _statement("fold active_user_day_deltas")
 _FOLD_DAY_COUNTS = _statement("fold active_day_counts", today=Date())
+_FOLD_LATE = _statement("fold late_activity")
 _FOLD_ROLLUPS = tuple(
     (_statement(f"fold {table}", lo=UtcDateTime()), step)
     for table, step in (
@@ -111,6 +112,9 @@ async def _maintain(conn: AsyncConnection, now: datetime, zone: ZoneInfo) -> lis
     if todo.totals_rows > FOLD_AT:
         await conn.execute(_FOLD_TOTALS)
         folded.append("snapshot_totals")
+    if todo.unfolded_late_rows > FOLD_AT:
+        await conn.execute(_FOLD_LATE)
+        folded.append("late_activity")
     if todo.recent_rollup_rows > FOLD_AT:
         await fold_recent_rollups(conn, now)
     return folded

@@ -6,7 +6,8 @@ today's `[day_start, now]`:
 - revenue: the 15-minute sales rollup for the window's whole quarters, raw completed
   transactions for its two edges (midnight to the first quarter, the last quarter to the cut-off);
 - active users: from the instance's first-moment lists (`server.storage.pace_users`) when it
-  has a usable one for that day, a binary search and no query; otherwise the plain distinct count
+  has a usable one for that day and no late write reached that day since it was read (compared
+  in the same statement, so the figure is exact either way); otherwise the plain distinct count
   of `[start, cutoff]` on the covering `(time, user_id)` indexes, on both stacks, whose cost grows
   with the traffic of that part of the day (100-270 ms a day at the 1 M bench size). The day
   tables do not help: they know who was active on a day, not when first.
@@ -14,34 +15,54 @@ today's `[day_start, now]`:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.metrics import PaceWindow
 from server.storage.models import RollupSales15m, Transaction
+from server.storage.pace_users import ListCount, late_writes
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
+
+
+@dataclass(frozen=True)
+class PaceInputs:
+    revenue_yesterday_cents: int
+    revenue_last_week_cents: int
+    active_yesterday: int
+    active_last_week: int
+    outdated_lists: tuple[PaceWindow, ...]  # windows whose list missed a late write: counted plainly
 
 
 async def read_pace_inputs(
     conn: AsyncConnection,
     windows: tuple[PaceWindow, PaceWindow],
-    known_users: tuple[int | None, int | None] = (None, None),
-) -> tuple[int, int, int, int]:
-    """(revenue cents yesterday, revenue cents last week, active users yesterday, active users
-    last week) over the windows `pace_windows(now, zone)` gives, in one statement. `known_users`
-    are the windows' active users when already counted (`PaceUsers.count`); None: count here."""
+    listed: tuple[ListCount | None, ListCount | None] = (None, None),
+) -> PaceInputs:
+    """Revenue and active users over the windows `pace_windows(now, zone)` gives, in one
+    statement. `listed` are the windows' active users by the instance's lists
+    (`PaceUsers.count`), used when their day had no late write since; None: counted here."""
     columns: list[Any] = []
     for window in windows:
         columns.extend(_window_revenue(conn, window))
-    columns.extend(
-        literal(known) if known is not None else _active_users(window.start, window.cutoff, exclusive_start=False)
-        for window, known in zip(windows, known_users, strict=True)
-    )
+    for window, known in zip(windows, listed, strict=True):
+        plain = _active_users(window.start, window.cutoff, exclusive_start=False)
+        if known is None:
+            columns.extend([plain, literal(True)])
+            continue
+        unchanged = late_writes(known.day_start, known.day_end) == known.late_writes
+        columns.extend([case((unchanged, literal(known.users)), else_=plain), unchanged])
     row = (await conn.execute(select(*columns))).one()
-    return int(row[0]) + _to_cents(row[1]), int(row[2]) + _to_cents(row[3]), int(row[4]), int(row[5])
+    return PaceInputs(
+        revenue_yesterday_cents=int(row[0]) + _to_cents(row[1]),
+        revenue_last_week_cents=int(row[2]) + _to_cents(row[3]),
+        active_yesterday=int(row[4]),
+        active_last_week=int(row[6]),
+        outdated_lists=tuple(window for window, fresh in zip(windows, (row[5], row[7]), strict=True) if not fresh),
+    )
 
 
 def _window_revenue(conn: AsyncConnection, window: PaceWindow) -> list[Any]:

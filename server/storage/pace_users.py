@@ -15,12 +15,19 @@ When the lists are read, and how far they can lag:
 - A list is used while it is younger than `USABLE_FOR`; a day without a usable list (the first
   snapshots after a start or a takeover, refreshes failing for that long, more than `MAX_USERS`
   users that day) is counted by the plain distinct count, exact and slower (`pace_inputs`).
-- The past days' activity is almost immutable, but not quite: a row written afterwards with a
-  moment in one of those days (a late event, a direct write, an update or delete of such a row)
-  counts in pace once its day's list is re-read: within `REFRESH_AFTER` plus four snapshot
-  intervals (one re-read per snapshot), twice `REFRESH_AFTER` when it commits while that re-read
-  runs; with the defaults, two and a half minutes, at most four and a half. While re-reads fail,
-  up to `USABLE_FOR`. Today's figures are not concerned: they are read exactly every snapshot.
+- A past day's activity is almost immutable, but not quite: a row can be written afterwards with
+  a moment in it (a late event, a direct write, an update or delete of such a row). The triggers
+  count every moment written when already more than 20 hours old in `late_activity`, per hour
+  (`server/storage/sql/<dialect>/late_activity.sql`). A list keeps that count over its day as it
+  was just before the list was read, and the snapshot's read compares it with the count now, in
+  the same statement that would count the day plainly: when they differ, the plain count is
+  used (`read_pace_inputs`) and the day's list is dropped, to be read again after publishing.
+  So pace's active users are exact at every snapshot, like the other figures. A write on time
+  is never counted there and needs not be: a list is used only for a day pace compares with,
+  whose cut-off is at least 23 hours before now, and only while younger than `USABLE_FOR`, so a
+  moment it misses was written after the list's read, later than 20 hours after that moment,
+  and counted (with hours to spare for the database's clock and the sidecar's to differ).
+  Today's figures are not concerned: they are read exactly every snapshot.
 Memory is bounded: at most four days (two now, two for after midnight), of at most `MAX_USERS`
 moments each, eight bytes a moment.
 """
@@ -35,11 +42,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, cast, func, select, union_all
+from sqlalchemy import BigInteger, and_, cast, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.metrics import PaceWindow, pace_windows
-from server.storage.models import ContentView, Transaction, UserActivity
+from server.storage.models import ContentView, LateActivity, Transaction, UserActivity
+from server.storage.models.derived import LATE_ANY_HOUR
+from server.storage.rollups import HOUR, floor_to
 
 log = logging.getLogger("server.snapshots")
 
@@ -96,6 +105,29 @@ async def day_first_moments(conn: AsyncConnection, start: datetime, end: datetim
 class _DayList:
     read_at: datetime  # the snapshot clock's `now` when it was read
     first_moments: array[int] | None  # sorted microseconds; None: more than MAX_USERS users that day
+    late_writes: int  # `late_writes` of the day just before the list was read
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """A window's active users by its day's list, valid while the day's late writes are still `late_writes`."""
+
+    users: int
+    day_start: datetime
+    day_end: datetime
+    late_writes: int
+
+
+def late_writes(start: datetime, end: datetime) -> Any:
+    """Late activity's writes into the hours that overlap `[start, end)`, and a TRUNCATE's: a
+    scalar subquery. It only grows (the maintenance's fold keeps each hour's sum)."""
+    hour = LateActivity.hour
+    overlapping = and_(hour >= floor_to(start, HOUR), hour < end)
+    return (
+        select(func.coalesce(func.sum(LateActivity.writes), 0))
+        .where(or_(overlapping, hour == LATE_ANY_HOUR))
+        .scalar_subquery()
+    )
 
 
 class PaceUsers:
@@ -105,13 +137,21 @@ class PaceUsers:
         self.max_users = max_users
         self._days: dict[_DayKey, _DayList] = {}
 
-    def count(self, window: PaceWindow, zone: ZoneInfo, now: datetime) -> int | None:
-        """Distinct users active in `window` (`[start, cutoff]` of an earlier day), or None when
-        this instance has no usable list for that day (the caller counts it plainly)."""
-        kept = self._days.get(_key(zone, window.start))
+    def count(self, window: PaceWindow, zone: ZoneInfo, now: datetime) -> ListCount | None:
+        """Distinct users active in `window` (`[start, cutoff]` of an earlier day) by the day's
+        list, or None when this instance has no usable list for that day (the caller counts it
+        plainly). The count holds while the day's `late_writes` are what the list says."""
+        key = _key(zone, window.start)
+        kept = self._days.get(key)
         if kept is None or kept.first_moments is None or not now - USABLE_FOR < kept.read_at <= now:
             return None
-        return bisect_right(kept.first_moments, _micros(window.cutoff))
+        start, end = day_bounds(key[1], zone)
+        users = bisect_right(kept.first_moments, _micros(window.cutoff))
+        return ListCount(users=users, day_start=start, day_end=end, late_writes=kept.late_writes)
+
+    def forget(self, window: PaceWindow, zone: ZoneInfo) -> None:
+        """Drop the list of `window`'s day (it missed a late write): read again at the next refresh."""
+        self._days.pop(_key(zone, window.start), None)
 
     async def refresh(self, engine: AsyncEngine, now: datetime, zone: ZoneInfo, *, most_days: int = 1) -> None:
         """Read the lists that are due (missing or `REFRESH_AFTER` old) for the days pace compares
@@ -126,12 +166,15 @@ class PaceUsers:
         for key in due:
             start, end = day_bounds(key[1], zone)
             async with engine.connect() as conn:
+                # Late writes first: one that commits between the two statements is in the list
+                # and makes the next comparison differ (a needless plain count, never a miss).
+                writes = int((await conn.execute(select(late_writes(start, end)))).scalar_one())
                 moments = await day_first_moments(conn, start, end, self.max_users + 1)
             if len(moments) > self.max_users:
                 log.warning("pace: over %d users on %s; that day is counted plainly", self.max_users, key[1])
-                self._days[key] = _DayList(read_at=now, first_moments=None)
+                self._days[key] = _DayList(read_at=now, first_moments=None, late_writes=writes)
             else:
-                self._days[key] = _DayList(read_at=now, first_moments=array("q", sorted(moments)))
+                self._days[key] = _DayList(read_at=now, first_moments=array("q", sorted(moments)), late_writes=writes)
 
     def days_kept(self) -> list[_DayKey]:
         return sorted(self._days)

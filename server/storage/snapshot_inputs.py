@@ -34,7 +34,7 @@ from server.metrics import ACTIVE_WINDOW, PEAK_WINDOW, MetricInputs, Periods, pa
 from server.storage import sql
 from server.storage.models import RollupSales15m, SnapshotLog, SnapshotTotals, Transaction
 from server.storage.pace_inputs import read_pace_inputs
-from server.storage.pace_users import PaceUsers
+from server.storage.pace_users import ListCount, PaceUsers
 from server.storage.queries import _active_users, _cents_sum, _completed_time, _to_cents
 from server.storage.rollups import QUARTER, ceil_to, floor_to
 from server.storage.types import UtcDateTime
@@ -65,20 +65,23 @@ async def read_snapshot_inputs(
     and pruning is `server.storage.maintenance.maintain_derived`.
     """
     windows = pace_windows(now, zone)
-    known_users: tuple[int | None, int | None] = (None, None)
+    listed: tuple[ListCount | None, ListCount | None] = (None, None)
     if pace_users is not None:
-        known_users = (pace_users.count(windows[0], zone, now), pace_users.count(windows[1], zone, now))
+        listed = (pace_users.count(windows[0], zone, now), pace_users.count(windows[1], zone, now))
     if conn.dialect.name == "postgresql":
         inputs = await _read_postgresql(conn, periods, now, zone)
     else:
         inputs = await _read_sqlite(conn, periods, now)
-    pace = await read_pace_inputs(conn, windows, known_users)
+    pace = await read_pace_inputs(conn, windows, listed)
+    if pace_users is not None:
+        for window in pace.outdated_lists:
+            pace_users.forget(window, zone)
     return replace(
         inputs,
-        pace_revenue_yesterday_cents=pace[0],
-        pace_revenue_last_week_cents=pace[1],
-        pace_active_yesterday=pace[2],
-        pace_active_last_week=pace[3],
+        pace_revenue_yesterday_cents=pace.revenue_yesterday_cents,
+        pace_revenue_last_week_cents=pace.revenue_last_week_cents,
+        pace_active_yesterday=pace.active_yesterday,
+        pace_active_last_week=pace.active_last_week,
     )
 
 

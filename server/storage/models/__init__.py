@@ -3,8 +3,8 @@ proposes nothing (`tests/storage/test_schema_dump.py`).
 
 - `contract`: the contract's tables (`transactions`, `content_views`, `user_activity`, and the
   catalogue `content`), which the platform may also write directly;
-- `derived`: what the triggers keep from them (rollups, snapshot totals, per-day active users)
-  and its configuration; their triggers are in `server/storage/sql/`;
+- `derived`: what the triggers keep from them (rollups, snapshot totals, per-day active users,
+  late activity, and their configuration; their triggers are in `server/storage/sql/`;
 - `sidecar`: the sidecar's own state (snapshot log, alert firings, lease, deployment id).
 """
 
@@ -17,6 +17,7 @@ from server.storage.models.derived import (
     ActiveDaysConfig,
     ActiveUserDay,
     ActiveUserDayDelta,
+    LateActivity,
     RollupContentDay,
     RollupContentHour,
     RollupSales15m,
@@ -36,6 +37,7 @@ __all__ = [
     "Content",
     "ContentView",
     "Deployment",
+    "LateActivity",
     "RollupContentDay",
     "RollupContentHour",
     "RollupSales15m",

@@ -19,13 +19,21 @@ Per-day active users (PostgreSQL only; the tables stay empty on SQLite, which co
 per local day in `active_days_config.zone` from its `since_day` on, `active_user_days` holds how
 many activity moments each user has, `active_day_counts` rows sum to the number of users with at
 least one, and `active_user_day_deltas` holds what the triggers appended since the last fold.
+
+Late activity (both dialects): `late_activity` counts, per UTC hour of the moment, the activity
+moments written (inserted, moved, deleted) when they were already more than 20 hours old, so that
+pace's first-moment lists (`server.storage.pace_users`) know a past day changed after they read
+it. On SQLite one row per hour, upserted by row triggers; on PostgreSQL one row per statement and
+hour, appended (`folded` false) and folded by the maintenance into one row per hour (`folded`
+true). A TRUNCATE of an activity table counts one write at the hour `LATE_ANY_HOUR`, which stands
+for every hour.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Text
+from sqlalchemy import BigInteger, Boolean, Date, Index, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.storage.models.base import Base, BigId
@@ -164,3 +172,23 @@ class ActiveUserDayDelta(Base):
     n: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_active_user_day_deltas_day", "day", "user_id", postgresql_include=["n"]),)
+
+
+LATE_ANY_HOUR = datetime(2000, 1, 1, tzinfo=UTC)  # a TRUNCATE's row: every hour changed
+
+
+class LateActivity(Base):
+    """Activity moments written when already more than 20 hours old, per UTC hour of the moment."""
+
+    __tablename__ = "late_activity"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(UtcDateTime())
+    writes: Mapped[int] = mapped_column(BigInteger)
+    folded: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+    __table_args__ = (
+        Index("uq_late_activity_hour", "hour", unique=True).ddl_if(dialect="sqlite"),
+        Index("ix_late_activity_hour", "hour", postgresql_include=["writes"]).ddl_if(dialect="postgresql"),
+        Index("ix_late_activity_unfolded", "hour", postgresql_where=text("NOT folded")).ddl_if(dialect="postgresql"),
+    )

@@ -46,6 +46,12 @@
     id text NOT NULL
     created_at timestamp with time zone NOT NULL
 
+-- table late_activity
+    id bigint NOT NULL DEFAULT nextval('late_activity_id_seq'::regclass)
+    hour timestamp with time zone NOT NULL
+    writes bigint NOT NULL
+    folded boolean NOT NULL DEFAULT false
+
 -- table rollup_content_day
     id bigint NOT NULL DEFAULT nextval('rollup_content_day_id_seq'::regclass)
     bucket timestamp with time zone NOT NULL
@@ -120,6 +126,7 @@ content: pk_content PRIMARY KEY (id)
 content_views: pk_content_views PRIMARY KEY (id)
 content_views: uq_content_views_event_id UNIQUE (event_id)
 deployment: pk_deployment PRIMARY KEY (id)
+late_activity: pk_late_activity PRIMARY KEY (id)
 rollup_content_day: pk_rollup_content_day PRIMARY KEY (id)
 rollup_content_hour: pk_rollup_content_hour PRIMARY KEY (id)
 rollup_sales_15m: pk_rollup_sales_15m PRIMARY KEY (id)
@@ -148,6 +155,9 @@ CREATE INDEX ix_content_views_viewed_user ON public.content_views USING btree (v
 CREATE UNIQUE INDEX pk_content_views ON public.content_views USING btree (id);
 CREATE UNIQUE INDEX uq_content_views_event_id ON public.content_views USING btree (event_id);
 CREATE UNIQUE INDEX pk_deployment ON public.deployment USING btree (id);
+CREATE INDEX ix_late_activity_hour ON public.late_activity USING btree (hour) INCLUDE (writes);
+CREATE INDEX ix_late_activity_unfolded ON public.late_activity USING btree (hour) WHERE (NOT folded);
+CREATE UNIQUE INDEX pk_late_activity ON public.late_activity USING btree (id);
 CREATE INDEX ix_rollup_content_day_covering ON public.rollup_content_day USING btree (bucket) INCLUDE (content_id, views, purchases, revenue_cents);
 CREATE UNIQUE INDEX pk_rollup_content_day ON public.rollup_content_day USING btree (id);
 CREATE INDEX ix_rollup_content_hour_covering ON public.rollup_content_hour USING btree (bucket) INCLUDE (content_id, views, purchases, revenue_cents);
@@ -172,6 +182,10 @@ CREATE UNIQUE INDEX pk_user_activity ON public.user_activity USING btree (id);
 CREATE UNIQUE INDEX uq_user_activity_event_id ON public.user_activity USING btree (event_id);
 
 -- triggers
+CREATE TRIGGER late_activity_content_views_delete AFTER DELETE ON public.content_views REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_content_views();
+CREATE TRIGGER late_activity_content_views_insert AFTER INSERT ON public.content_views REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_content_views();
+CREATE TRIGGER late_activity_content_views_truncate AFTER TRUNCATE ON public.content_views FOR EACH STATEMENT EXECUTE FUNCTION late_activity_truncate();
+CREATE TRIGGER late_activity_content_views_update AFTER UPDATE ON public.content_views REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_content_views();
 CREATE TRIGGER rollup_content_views_delete AFTER DELETE ON public.content_views REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_content_views_delete();
 CREATE TRIGGER rollup_content_views_insert AFTER INSERT ON public.content_views REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_content_views_insert();
 CREATE TRIGGER rollup_content_views_truncate AFTER TRUNCATE ON public.content_views FOR EACH STATEMENT EXECUTE FUNCTION rollup_content_views_truncate();
@@ -180,6 +194,10 @@ CREATE TRIGGER snapshot_content_views_delete AFTER DELETE ON public.content_view
 CREATE TRIGGER snapshot_content_views_insert AFTER INSERT ON public.content_views REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION snapshot_content_views_insert();
 CREATE TRIGGER snapshot_content_views_truncate AFTER TRUNCATE ON public.content_views FOR EACH STATEMENT EXECUTE FUNCTION snapshot_content_views_truncate();
 CREATE TRIGGER snapshot_content_views_update AFTER UPDATE ON public.content_views REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION snapshot_content_views_update();
+CREATE TRIGGER late_activity_transactions_delete AFTER DELETE ON public.transactions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_transactions();
+CREATE TRIGGER late_activity_transactions_insert AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_transactions();
+CREATE TRIGGER late_activity_transactions_truncate AFTER TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION late_activity_truncate();
+CREATE TRIGGER late_activity_transactions_update AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_transactions();
 CREATE TRIGGER rollup_transactions_delete AFTER DELETE ON public.transactions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_transactions_delete();
 CREATE TRIGGER rollup_transactions_insert AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_transactions_insert();
 CREATE TRIGGER rollup_transactions_truncate AFTER TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION rollup_transactions_truncate();
@@ -189,6 +207,10 @@ CREATE TRIGGER snapshot_transactions_insert AFTER INSERT ON public.transactions 
 CREATE TRIGGER snapshot_transactions_truncate AFTER TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION snapshot_transactions_truncate();
 CREATE TRIGGER snapshot_transactions_update AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION snapshot_transactions_update();
 CREATE TRIGGER transactions_status_changed BEFORE UPDATE OF status ON public.transactions FOR EACH ROW EXECUTE FUNCTION transactions_status_changed();
+CREATE TRIGGER late_activity_user_activity_delete AFTER DELETE ON public.user_activity REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_user_activity();
+CREATE TRIGGER late_activity_user_activity_insert AFTER INSERT ON public.user_activity REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_user_activity();
+CREATE TRIGGER late_activity_user_activity_truncate AFTER TRUNCATE ON public.user_activity FOR EACH STATEMENT EXECUTE FUNCTION late_activity_truncate();
+CREATE TRIGGER late_activity_user_activity_update AFTER UPDATE ON public.user_activity REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION late_activity_user_activity();
 CREATE TRIGGER snapshot_user_activity_delete AFTER DELETE ON public.user_activity REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION snapshot_user_activity_delete();
 CREATE TRIGGER snapshot_user_activity_insert AFTER INSERT ON public.user_activity REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION snapshot_user_activity_insert();
 CREATE TRIGGER snapshot_user_activity_truncate AFTER TRUNCATE ON public.user_activity FOR EACH STATEMENT EXECUTE FUNCTION snapshot_user_activity_truncate();
@@ -215,6 +237,102 @@ BEGIN
         UNION ALL SELECT user_id, status_changed_at FROM transactions WHERE status_changed_at >= lo
     ) m WHERE (t AT TIME ZONE z)::date >= s GROUP BY 1, 2;
     INSERT INTO active_day_counts (day, users) SELECT day, count(*) FROM active_user_days GROUP BY day;
+END
+
+-- function late_activity_content_views() RETURNS trigger
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, viewed_at FROM new_rows WHERE user_id IS NOT NULL) r
+        CROSS JOIN LATERAL (VALUES (r.viewed_at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, viewed_at FROM old_rows WHERE user_id IS NOT NULL) r
+        CROSS JOIN LATERAL (VALUES (r.viewed_at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSE
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', c.t, 'UTC'), count(*)
+        FROM (
+            SELECT r.user_id, m.t
+            FROM (SELECT -1 AS sign, user_id, viewed_at FROM old_rows WHERE user_id IS NOT NULL
+                  UNION ALL SELECT 1, user_id, viewed_at FROM new_rows WHERE user_id IS NOT NULL) r
+            CROSS JOIN LATERAL (VALUES (r.viewed_at)) m (t)
+            WHERE m.t < statement_timestamp() - interval '20 hours'
+            GROUP BY r.user_id, m.t HAVING sum(r.sign) <> 0
+        ) c
+        GROUP BY 1;
+    END IF;
+    RETURN NULL;
+END
+
+-- function late_activity_transactions() RETURNS trigger
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, created_at, completed_at, status_changed_at FROM new_rows) r
+        CROSS JOIN LATERAL (VALUES (r.created_at), (r.completed_at), (r.status_changed_at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, created_at, completed_at, status_changed_at FROM old_rows) r
+        CROSS JOIN LATERAL (VALUES (r.created_at), (r.completed_at), (r.status_changed_at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSE
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', c.t, 'UTC'), count(*)
+        FROM (
+            SELECT r.user_id, m.t
+            FROM (SELECT -1 AS sign, user_id, created_at, completed_at, status_changed_at FROM old_rows
+                  UNION ALL SELECT 1, user_id, created_at, completed_at, status_changed_at FROM new_rows) r
+            CROSS JOIN LATERAL (VALUES (r.created_at), (r.completed_at), (r.status_changed_at)) m (t)
+            WHERE m.t < statement_timestamp() - interval '20 hours'
+            GROUP BY r.user_id, m.t HAVING sum(r.sign) <> 0
+        ) c
+        GROUP BY 1;
+    END IF;
+    RETURN NULL;
+END
+
+-- function late_activity_truncate() RETURNS trigger
+BEGIN
+    INSERT INTO late_activity (hour, writes) VALUES ('2000-01-01 00:00:00+00', 1);
+    RETURN NULL;
+END
+
+-- function late_activity_user_activity() RETURNS trigger
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, at FROM new_rows) r
+        CROSS JOIN LATERAL (VALUES (r.at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', m.t, 'UTC'), count(*)
+        FROM (SELECT user_id, at FROM old_rows) r
+        CROSS JOIN LATERAL (VALUES (r.at)) m (t)
+        WHERE m.t < statement_timestamp() - interval '20 hours' GROUP BY 1;
+    ELSE
+        INSERT INTO late_activity (hour, writes)
+        SELECT date_trunc('hour', c.t, 'UTC'), count(*)
+        FROM (
+            SELECT r.user_id, m.t
+            FROM (SELECT -1 AS sign, user_id, at FROM old_rows
+                  UNION ALL SELECT 1, user_id, at FROM new_rows) r
+            CROSS JOIN LATERAL (VALUES (r.at)) m (t)
+            WHERE m.t < statement_timestamp() - interval '20 hours'
+            GROUP BY r.user_id, m.t HAVING sum(r.sign) <> 0
+        ) c
+        GROUP BY 1;
+    END IF;
+    RETURN NULL;
 END
 
 -- function rollup_content_views_delete() RETURNS trigger

@@ -71,6 +71,15 @@ CREATE TABLE deployment (
 	CONSTRAINT pk_deployment PRIMARY KEY (id)
 );
 
+-- table late_activity
+CREATE TABLE late_activity (
+	id INTEGER NOT NULL, 
+	hour VARCHAR(32) NOT NULL, 
+	writes BIGINT NOT NULL, 
+	folded BOOLEAN DEFAULT 0 NOT NULL, 
+	CONSTRAINT pk_late_activity PRIMARY KEY (id)
+);
+
 -- table rollup_content_day
 CREATE TABLE rollup_content_day (
 	id INTEGER NOT NULL, 
@@ -182,6 +191,9 @@ CREATE INDEX ix_content_views_content ON content_views (content_id);
 -- index ix_content_views_viewed_user
 CREATE INDEX ix_content_views_viewed_user ON content_views (viewed_at, user_id);
 
+-- index uq_late_activity_hour
+CREATE UNIQUE INDEX uq_late_activity_hour ON late_activity (hour);
+
 -- index uq_rollup_content_day_bucket
 CREATE UNIQUE INDEX uq_rollup_content_day_bucket ON rollup_content_day (bucket, content_id);
 
@@ -234,6 +246,37 @@ WHEN length(NEW.viewed_at) > 19 AND substr(NEW.viewed_at, 20, 1) = '.'
 BEGIN
     UPDATE content_views SET viewed_at = CASE WHEN rtrim(substr(NEW.viewed_at, 21), '0') = '' THEN substr(NEW.viewed_at, 1, 19) ELSE substr(NEW.viewed_at, 1, 20) || substr(substr(NEW.viewed_at, 21) || '000000', 1, 6) END
     WHERE rowid = NEW.rowid;
+END;
+
+-- trigger late_activity_content_views_delete
+CREATE TRIGGER late_activity_content_views_delete AFTER DELETE ON content_views FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.viewed_at AS t WHERE OLD.user_id IS NOT NULL
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_content_views_insert
+CREATE TRIGGER late_activity_content_views_insert AFTER INSERT ON content_views FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT NEW.viewed_at AS t WHERE NEW.user_id IS NOT NULL
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_content_views_update
+CREATE TRIGGER late_activity_content_views_update AFTER UPDATE OF user_id, viewed_at ON content_views FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.viewed_at AS t WHERE (OLD.viewed_at IS NOT NEW.viewed_at OR OLD.user_id IS NOT NEW.user_id) AND OLD.user_id IS NOT NULL
+        UNION ALL SELECT NEW.viewed_at WHERE (OLD.viewed_at IS NOT NEW.viewed_at OR OLD.user_id IS NOT NEW.user_id) AND NEW.user_id IS NOT NULL
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
 END;
 
 -- trigger rollup_content_views_delete_old
@@ -380,6 +423,45 @@ WHEN length(NEW.status_changed_at) > 19 AND substr(NEW.status_changed_at, 20, 1)
 BEGIN
     UPDATE transactions SET status_changed_at = CASE WHEN rtrim(substr(NEW.status_changed_at, 21), '0') = '' THEN substr(NEW.status_changed_at, 1, 19) ELSE substr(NEW.status_changed_at, 1, 20) || substr(substr(NEW.status_changed_at, 21) || '000000', 1, 6) END
     WHERE rowid = NEW.rowid;
+END;
+
+-- trigger late_activity_transactions_delete
+CREATE TRIGGER late_activity_transactions_delete AFTER DELETE ON transactions FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.created_at AS t
+        UNION ALL SELECT OLD.completed_at
+        UNION ALL SELECT OLD.status_changed_at
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_transactions_insert
+CREATE TRIGGER late_activity_transactions_insert AFTER INSERT ON transactions FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT NEW.created_at AS t
+        UNION ALL SELECT NEW.completed_at
+        UNION ALL SELECT NEW.status_changed_at
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_transactions_update
+CREATE TRIGGER late_activity_transactions_update AFTER UPDATE OF user_id, created_at, completed_at, status_changed_at ON transactions FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.created_at AS t WHERE (OLD.created_at IS NOT NEW.created_at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT NEW.created_at WHERE (OLD.created_at IS NOT NEW.created_at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT OLD.completed_at WHERE (OLD.completed_at IS NOT NEW.completed_at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT NEW.completed_at WHERE (OLD.completed_at IS NOT NEW.completed_at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT OLD.status_changed_at WHERE (OLD.status_changed_at IS NOT NEW.status_changed_at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT NEW.status_changed_at WHERE (OLD.status_changed_at IS NOT NEW.status_changed_at OR OLD.user_id IS NOT NEW.user_id)
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
 END;
 
 -- trigger rollup_transactions_delete_old
@@ -533,5 +615,36 @@ WHEN length(NEW.at) > 19 AND substr(NEW.at, 20, 1) = '.'
 BEGIN
     UPDATE user_activity SET at = CASE WHEN rtrim(substr(NEW.at, 21), '0') = '' THEN substr(NEW.at, 1, 19) ELSE substr(NEW.at, 1, 20) || substr(substr(NEW.at, 21) || '000000', 1, 6) END
     WHERE rowid = NEW.rowid;
+END;
+
+-- trigger late_activity_user_activity_delete
+CREATE TRIGGER late_activity_user_activity_delete AFTER DELETE ON user_activity FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.at AS t
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_user_activity_insert
+CREATE TRIGGER late_activity_user_activity_insert AFTER INSERT ON user_activity FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT NEW.at AS t
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
+END;
+
+-- trigger late_activity_user_activity_update
+CREATE TRIGGER late_activity_user_activity_update AFTER UPDATE OF user_id, at ON user_activity FOR EACH ROW
+BEGIN
+    INSERT INTO late_activity (hour, writes)
+    SELECT substr(t, 1, 13) || ':00:00', count(*) FROM (
+        SELECT OLD.at AS t WHERE (OLD.at IS NOT NEW.at OR OLD.user_id IS NOT NEW.user_id)
+        UNION ALL SELECT NEW.at WHERE (OLD.at IS NOT NEW.at OR OLD.user_id IS NOT NEW.user_id)
+    ) WHERE t < strftime('%Y-%m-%d %H:%M:%S', 'now', '-20 hours') GROUP BY 1
+    ON CONFLICT (hour) DO UPDATE SET writes = writes + excluded.writes;
 END;
 

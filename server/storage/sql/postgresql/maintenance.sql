@@ -78,6 +78,14 @@ INSERT INTO rollup_content_day (bucket, content_id, views, purchases, revenue_ce
 SELECT bucket, content_id, sum(views), sum(purchases), sum(revenue_cents) FROM gone
 GROUP BY bucket, content_id HAVING sum(views) <> 0 OR sum(purchases) <> 0 OR sum(revenue_cents) <> 0;
 
+-- name: fold late_activity
+-- The appended rows of each hour that has any, with its folded row, into one folded row: the sum
+-- per hour (what pace's lists compare) is the same before and after.
+WITH k AS (SELECT DISTINCT hour FROM late_activity WHERE NOT folded),
+gone AS (DELETE FROM late_activity r USING k WHERE r.hour = k.hour RETURNING r.hour, r.writes)
+INSERT INTO late_activity (hour, writes, folded)
+SELECT hour, sum(writes), true FROM gone GROUP BY hour;
+
 -- name: prune active_user_days
 -- Day rows before the first day kept, a chunk at a time (a whole day's worth goes over a few runs).
 DELETE FROM active_user_days WHERE (day, user_id) IN
@@ -107,4 +115,5 @@ SELECT (SELECT count(*) FROM snapshot_totals) AS totals_rows,
            + (SELECT count(*) FROM rollup_views_15m WHERE bucket >= :recent) AS recent_rollup_rows,
        (SELECT count(*) FROM active_day_counts WHERE day = :today) AS today_count_rows,
        least((SELECT min(day) FROM active_user_days), (SELECT min(day) FROM active_day_counts)) AS oldest_day,
-       (SELECT min(day) FROM active_user_day_deltas) AS oldest_delta_day;
+       (SELECT min(day) FROM active_user_day_deltas) AS oldest_delta_day,
+       (SELECT count(*) FROM late_activity WHERE NOT folded) AS unfolded_late_rows;
