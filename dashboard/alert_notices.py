@@ -12,19 +12,29 @@ _ICONS = {"critical": ":material/error:", "warning": ":material/warning:", "info
 
 
 def current_value(metric: str, snapshot: Mapping[str, Any] | None) -> Any | None:
-    """The metric's value in the latest snapshot, for a snapshot path (`transactions.pending`);
-    None for a signal the snapshot does not carry (`failedShareLast15Minutes`) or without one."""
-    group, _, field = metric.partition(".")
-    fields = snapshot.get(group) if snapshot is not None and field else None
-    value = fields.get(field) if isinstance(fields, Mapping) else None
-    return None if isinstance(value, bool) else value
+    """The metric's value in the latest snapshot, for a snapshot path (`transactions.pending`,
+    `pace.revenue.yesterday`); None for a signal the snapshot does not carry
+    (`failedShareLast15Minutes`), or without a snapshot or while it is stale."""
+    if snapshot is not None and snapshot.get("stale"):
+        return None
+    if snapshot is None or "." not in metric:
+        return None
+    value: Any = snapshot
+    for name in metric.split("."):
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return None if isinstance(value, (bool, Mapping)) else value
 
 
-def notice_text(alert: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> str:
-    """The alert's line: its value now where the latest snapshot has it, else its message, whose
-    value is the one it fired at (the record keeps only that)."""
+def notice_text(
+    alert: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None, values_now: Mapping[str, Any] | None = None
+) -> str:
+    """The alert's line: its value now where the latest snapshot has it, else where the sidecar's
+    listing says it (`values_now`, by rule: the signals the snapshot does not carry), else its
+    message, whose value is the one it fired at (the record keeps only that)."""
     since = f"since {when(alert['firedAt'])}"
     now = current_value(str(alert.get("metric", "")), snapshot)
+    if now is None and values_now is not None:
+        now = values_now.get(str(alert["rule"]))
     if now is None:
         return f"**{alert['rule']}** · {alert['message']} · {since}"
     return (
@@ -42,10 +52,19 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def show_firing(firing: Sequence[dict[str, Any]], snapshot: Mapping[str, Any] | None = None) -> None:
+def needs_values_now(firing: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any] | None) -> bool:
+    """Whether some firing alert's value now is not in the snapshot (a signal): ask the listing."""
+    return any(current_value(str(alert.get("metric", "")), snapshot) is None for alert in firing)
+
+
+def show_firing(
+    firing: Sequence[dict[str, Any]],
+    snapshot: Mapping[str, Any] | None = None,
+    values_now: Mapping[str, Any] | None = None,
+) -> None:
     """One notice per firing alert, coloured by severity (critical red, warning amber, info blue)."""
     for alert in firing:
-        text = notice_text(alert, snapshot)
+        text = notice_text(alert, snapshot, values_now)
         if alert.get("silenced"):  # a maintenance window of its rule: shown, but nobody was paged
             text += " · silenced (not sent to webhooks)"
         icon = _ICONS.get(alert["severity"], _ICONS["warning"])
@@ -57,12 +76,16 @@ def show_firing(firing: Sequence[dict[str, Any]], snapshot: Mapping[str, Any] | 
             st.warning(text, icon=icon)
 
 
-def banner(firing: Sequence[dict[str, Any]], snapshot: Mapping[str, Any] | None = None) -> None:
-    """The realtime page's notice: how many alerts fire, each named with its value now where the
-    latest snapshot has it, and a link to the Alerts page."""
+def banner(
+    firing: Sequence[dict[str, Any]],
+    snapshot: Mapping[str, Any] | None = None,
+    values_now: Mapping[str, Any] | None = None,
+) -> None:
+    """The realtime page's notice: how many alerts fire, each named with its value now, and a
+    link to the Alerts page."""
     if not firing:
         return
-    show_firing(firing, snapshot)
+    show_firing(firing, snapshot, values_now)
     # A relative link: it stays right under a base URL path, and needs no st.navigation to resolve.
     st.markdown(":material/notifications: [Open the alerts page](alerts)")
 

@@ -45,6 +45,7 @@ COMMON_ZONES = (
     "Pacific/Auckland",
 )
 CACHE_TTL = 30.0
+NOW_TTL = 4.0  # firing alerts' values now: shared briefly, fresher than a page's redraw
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class AnalyticsClient(ApiClient):
 
     def alerts(self, limit: int = 50) -> dict[str, Any]:
         return self._answer(ALERTS, {"limit": str(limit)})
+
+    def values_now(self) -> dict[str, Any]:
+        """Each firing alert's metric value now (`valueNow`, null when unknown), by rule."""
+        return firing_values(self._answer(ALERTS, {"limit": "50"}))
 
     def _answer(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         """An endpoint's JSON object (every analytics answer is one; the pages check its shape)."""
@@ -197,8 +202,28 @@ def _cached(_fetch: Callable[[], Any], api_url: str, kind: str, path: str, param
     return _fetch()
 
 
+@st.cache_data(ttl=NOW_TTL, show_spinner=False)
+def _cached_now(_fetch: Callable[[], Any], api_url: str, path: str) -> Any:
+    return _fetch()
+
+
+def firing_values(listing: Mapping[str, Any]) -> dict[str, Any]:
+    firing = listing.get("firing")
+    return (
+        {alert["rule"]: alert.get("valueNow") for alert in firing if "rule" in alert}
+        if isinstance(firing, list)
+        else {}
+    )
+
+
 class CachedAnalyticsClient(AnalyticsClient):
-    """An `AnalyticsClient` whose answers are shared by every session for `CACHE_TTL` seconds."""
+    """An `AnalyticsClient` whose answers are shared by every session for `CACHE_TTL` seconds
+    (values now for `NOW_TTL`)."""
+
+    def values_now(self) -> dict[str, Any]:
+        fetch = functools.partial(AnalyticsClient.get_json, self, ALERTS, {"limit": "50"})
+        answer = _cached_now(fetch, self.api_url, ALERTS)
+        return firing_values(answer) if isinstance(answer, dict) else {}
 
     def get_json(self, path: str, params: Mapping[str, str]) -> Any:
         fetch = functools.partial(AnalyticsClient.get_json, self, path, params)

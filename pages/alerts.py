@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from dashboard import alert_notices, api, tables
@@ -24,7 +26,12 @@ def firing_now() -> None:
         st.warning("Not connected to the sidecar: what fires may have changed since.")
     st.subheader("Firing now")
     if view.firing:
-        alert_notices.show_firing(view.firing, view.latest)
+        values_now = None
+        if alert_notices.needs_values_now(view.firing, view.latest):
+            # When the listing cannot say, each notice keeps its message (with the value it fired at).
+            with contextlib.suppress(api.AnalyticsError):
+                values_now = client.values_now()
+        alert_notices.show_firing(view.firing, view.latest, values_now)
     else:
         st.success("No alert is firing.", icon=":material/check_circle:")
     if view.alert_log:

@@ -185,7 +185,16 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "It fired in a maintenance window of its rule: shown, but not sent to webhooks.",
             },
-        }
+            "valueNow": {
+                "type": ["number", "null"],
+                "description": (
+                    "In the REST listing only: the metric's value at this answer while the alert fires (a "
+                    "snapshot path from the fresh snapshot served, a signal read now); null when resolved "
+                    "or not known (no fresh snapshot, `computeSeconds`)."
+                ),
+            },
+        },
+        optional=("valueNow",),
     ),
     "Rule": {
         **_object(

@@ -99,7 +99,10 @@ async def alerts(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = parse_query(AlertsQuery, request.query_params)
     assert service.alerts is not None
-    listing = await service.alerts.listing(query.limit)
+    hub: SnapshotHub = request.state.hub
+    # A snapshot's numbers count as "now" only while fresh: a stale one's are left out.
+    fresh = hub.latest if hub.latest is not None and hub.stale_reason() is None else None
+    listing = await service.alerts.listing(query.limit, fresh.data if fresh else None, service.now())
     return Response(encode(listing), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 

@@ -49,16 +49,20 @@ def alert(
 
 
 LISTING = {
-    "firing": [alert(2, "failed-transactions")],
+    "firing": [{**alert(2, "failed-transactions"), "valueNow": 5.5}],
     "recent": [alert(2, "failed-transactions"), alert(1, "busy", "resolved", "warning", silenced=True)],
     "rules": [{"name": "busy", "metric": "activeUsers.current", "above": 500, "clear": 400, "for": 1}],
 }
 
 
+_LISTING_NOW: list[dict[str, Any]] = []  # what the fake sidecar's listing answers; a test may replace it
+
+
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeSubscription, FakeAnalytics]]:
     subscription = FakeSubscription(LiveView())
-    client = FakeAnalytics(answer=lambda path, params: LISTING)
+    _LISTING_NOW[:] = [LISTING]
+    client = FakeAnalytics(answer=lambda path, params: _LISTING_NOW[0])
     monkeypatch.setattr(dashboard.resources, "live_subscription", lambda: subscription)
     monkeypatch.setattr(dashboard.api, "analytics", lambda: client)
     monkeypatch.setattr(dashboard.resources, "settings", lambda: DashboardSettings())
@@ -81,13 +85,15 @@ def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
     subscription, client = fakes
     subscription.live_view = view(alert(2, "failed-transactions"), alert(3, "busy", severity="warning", silenced=True))
     page = open_page("alerts.py")
+    # Its value now from the listing; `busy` is not firing there, so it keeps its message.
     assert [e.value for e in page.error] == [
-        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
+        "· since 2026-11-27 10:00:00 UTC"
     ]
     assert [w.value for w in page.warning] == [
         "**busy** · busy message · since 2026-11-27 10:00:00 UTC · silenced (not sent to webhooks)"
     ]
-    assert client.requests == [("json", ALERTS, {"limit": "50"})]
+    assert client.requests == [("json", ALERTS, {"limit": "50"})] * 2  # values now, then the record
     record = page.dataframe[1].value
     assert list(record["Rule"]) == ["failed-transactions", "busy"]
     assert list(record["State"]) == ["firing", "resolved (silenced)"]
@@ -115,7 +121,8 @@ def test_the_realtime_page_shows_a_notice_while_an_alert_fires(fakes: tuple[Fake
     subscription.live_view = view(alert(2, "failed-transactions"))
     page = open_page("realtime.py")
     assert [e.value for e in page.error] == [
-        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
+        "· since 2026-11-27 10:00:00 UTC"
     ]
 
 
@@ -144,7 +151,35 @@ def test_the_notice_shows_the_value_now_where_the_snapshot_has_it(
     assert [w.value for w in page.warning] == [
         "**many-pending** · transactions.pending now 12 (fired at 30, threshold 5) · since 2026-11-27 10:00:00 UTC"
     ]
-    # A signal the snapshot does not carry keeps its message, which states the value it fired at.
+    # A signal the snapshot does not carry: its value now from the sidecar's listing.
     assert [e.value for e in page.error] == [
+        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
+        "· since 2026-11-27 10:00:00 UTC"
+    ]
+
+
+def test_a_signal_s_notice_keeps_its_message_when_the_listing_cannot_say(
+    fakes: tuple[FakeSubscription, FakeAnalytics],
+) -> None:
+    subscription, client = fakes
+    subscription.live_view = view(alert(2, "failed-transactions"))
+    _LISTING_NOW[0] = {**LISTING, "firing": [{**alert(2, "failed-transactions"), "valueNow": None}]}
+    assert [e.value for e in open_page("realtime.py").error] == [
         "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+    ]
+    client.errors.append(AnalyticsError("The sidecar at http://sidecar.test cannot be reached (refused)."))
+    assert [e.value for e in open_page("realtime.py").error] == [
+        "**failed-transactions** · failed-transactions message · since 2026-11-27 10:00:00 UTC"
+    ]
+
+
+def test_a_stale_snapshot_s_number_is_not_shown_as_now(fakes: tuple[FakeSubscription, FakeAnalytics]) -> None:
+    subscription, _ = fakes
+    pending = {**alert(4, "many-pending", severity="warning"), "metric": "transactions.pending", "value": 30}
+    stale = {**snapshot(1), "stale": True}
+    subscription.live_view = LiveView((stale,), ConnectionState("live"), time.time(), None, (pending,), (pending,))  # type: ignore[arg-type]
+    _LISTING_NOW[0] = {**LISTING, "firing": [{**pending, "valueNow": None}]}
+    page = open_page("realtime.py")  # not "now 12": the stale snapshot's number may be old
+    assert [w.value for w in page.warning] == [
+        "**many-pending** · many-pending message · since 2026-11-27 10:00:00 UTC"
     ]

@@ -7,7 +7,7 @@ handed on: each is delivered once, however many instances run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -89,9 +89,13 @@ class AlertMonitor:
             pushed.append(alert)
         return pushed
 
-    async def _signals(self, data: dict[str, Any], compute_seconds: float, now: datetime) -> dict[str, Decimal | None]:
+    async def _signals(
+        self, data: Mapping[str, Any], compute_seconds: float | None, now: datetime
+    ) -> dict[str, Decimal | None]:
+        """The signals the rules name that are not snapshot paths, at `now`; `computeSeconds` and
+        `revenueTodayVsLastWeek` need the snapshot's computation (None without it)."""
         signals: dict[str, Decimal | None] = {
-            "computeSeconds": Decimal(compute_seconds).quantize(_MILLISECOND),
+            "computeSeconds": None if compute_seconds is None else Decimal(compute_seconds).quantize(_MILLISECOND),
         }
         if not self._metrics & {"failedShareLastHour", "failedShareLast15Minutes", "revenueTodayVsLastWeek"}:
             return signals
@@ -100,7 +104,7 @@ class AlertMonitor:
                 signals["failedShareLastHour"] = await store.failed_share_last_hour(conn, now)
             if "failedShareLast15Minutes" in self._metrics:
                 signals["failedShareLast15Minutes"] = await store.failed_share(conn, now, timedelta(minutes=15))
-            if "revenueTodayVsLastWeek" in self._metrics:
+            if "revenueTodayVsLastWeek" in self._metrics and "revenue" in data:
                 today = Decimal(data["revenue"]["today"])
                 signals["revenueTodayVsLastWeek"] = await store.revenue_today_vs_last_week(conn, now, self._zone, today)
         return signals
@@ -122,10 +126,19 @@ class AlertMonitor:
             )
         return await store.record_resolution(self._engine, firing[rule.name].id, at=now, snapshot_id=snapshot_id)
 
-    async def listing(self, limit: int) -> dict[str, Any]:
-        """`GET /api/v1/alerts`: what fires now, the latest firings, and the rules."""
+    async def listing(self, limit: int, latest: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+        """`GET /api/v1/alerts`: what fires now, the latest firings, and the rules. Each alert
+        firing now carries `valueNow`, its metric's value at `now`: a snapshot path from
+        `latest` (the fresh snapshot this instance serves; None when it has none), a signal
+        read now. Resolved alerts carry null."""
         events = await store.recent_firings(self._engine, limit)
-        alerts = [self._json(event) for event in events]
+        alerts = [{**self._json(event), "valueNow": None} for event in events]
+        firing_metrics = {alert["metric"] for alert in alerts if alert["state"] == "firing"}
+        if firing_metrics:
+            values = snapshot_values(latest or {}, await self._signals(latest or {}, None, now))
+            for alert in alerts:
+                if alert["state"] == "firing":
+                    alert["valueNow"] = values.get(alert["metric"])
         return {
             "firing": [alert for alert in alerts if alert["state"] == "firing"],
             "recent": alerts,

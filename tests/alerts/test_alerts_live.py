@@ -72,7 +72,8 @@ def test_an_alert_fires_once_and_resolves_once_on_the_socket_and_in_the_listing(
             "silenced": False,
         }
         listing = client.get("/api/v1/alerts").json()
-        assert listing["firing"] == [fired] and listing["recent"] == [fired]
+        # The listing also says each firing alert's value now (the frames say transitions only).
+        assert listing["firing"] == [{**fired, "valueNow": 3}] and listing["recent"] == listing["firing"]
         assert listing["rules"] == [
             {"name": "busy", "metric": "activeUsers.current", "above": 2, "clear": 1, "for": 1, "severity": "critical"}
         ]
@@ -86,6 +87,7 @@ def test_an_alert_fires_once_and_resolves_once_on_the_socket_and_in_the_listing(
         clock.now = T0 + timedelta(minutes=6)  # only u-1 and u-2 remain: 2, not yet at clear (1)
         refresh(client)
         assert _alerts_until_pong(ws) == []
+        assert [a["valueNow"] for a in client.get("/api/v1/alerts").json()["firing"]] == [2]
         clock.now = T0 + timedelta(minutes=8)  # nobody within 5 minutes
         resolved_in = refresh(client)["snapshotId"]
         refresh(client)
@@ -99,7 +101,9 @@ def test_an_alert_fires_once_and_resolves_once_on_the_socket_and_in_the_listing(
         }
         listing = client.get("/api/v1/alerts").json()
         assert listing["firing"] == []
-        assert [(a["state"], a["value"], a["snapshotId"]) for a in listing["recent"]] == [("resolved", 3, fired_in)]
+        assert [(a["state"], a["value"], a["snapshotId"], a["valueNow"]) for a in listing["recent"]] == [
+            ("resolved", 3, fired_in, None)
+        ]
 
 
 def test_only_sockets_that_ask_get_alerts_and_late_subscribers_get_what_fires_now(settings: Settings) -> None:
@@ -161,9 +165,13 @@ def test_failed_share_of_the_last_hour(settings: Settings) -> None:
         [fired] = _alerts_until_pong(ws)
         assert (fired["state"], fired["value"]) == ("firing", 10)
         assert fired["message"] == "failedShareLastHour is 10, above 5"
-        more = transactions("more", 30, "completed", T0)
+        # The signal's value now, read when asked: one more failure makes it 3 of 21.
+        assert client.post("/api/v1/events", json={"events": transactions("worse", 1, "failed", T0)}).status_code == 200
+        [now] = client.get("/api/v1/alerts").json()["firing"]
+        assert (now["value"], now["valueNow"]) == (10, 14.29)
+        more = transactions("more", 54, "completed", T0)
         assert client.post("/api/v1/events", json={"events": more}).status_code == 200
-        refresh(client)  # 2 of 50: exactly 4, the clear level
+        refresh(client)  # 3 of 75: exactly 4, the clear level
         [resolved] = _alerts_until_pong(ws)
         assert (resolved["state"], resolved["value"]) == ("resolved", 4)
 
