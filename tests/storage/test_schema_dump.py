@@ -21,12 +21,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage import locks, sql
+from server.storage.migrate import alembic_config
 from server.storage.models import Base, include_object_for
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -172,3 +174,18 @@ def test_every_lock_key_in_the_sql_is_one_of_the_lock_module() -> None:
     files = [*sql.SQL_DIR.glob("*/*.sql"), *(Path(sql.__file__).parent.parent / "migrations").glob("versions/*.sql")]
     keys = {int(key) for path in files for key in re.findall(r"pg_advisory_\w+\((\d+)\)", path.read_text())}
     assert keys == {locks.ACTIVE_DAYS}
+
+
+def _downgrade_and_upgrade(connection: Connection, to: str) -> None:
+    config = alembic_config(connection)
+    command.downgrade(config, to)
+    command.upgrade(config, "head")
+
+
+async def test_the_migrations_after_the_baseline_go_down_and_up_again(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        before = await conn.run_sync(_dump)
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade_and_upgrade, "baseline")
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_dump) == before

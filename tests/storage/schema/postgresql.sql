@@ -444,8 +444,8 @@ END
 -- function rollup_transactions_truncate() RETURNS trigger
 BEGIN
     TRUNCATE rollup_sales_15m;
-    UPDATE rollup_content_hour SET purchases = 0, revenue_cents = 0 WHERE purchases <> 0;
-    UPDATE rollup_content_day SET purchases = 0, revenue_cents = 0 WHERE purchases <> 0;
+    UPDATE rollup_content_hour SET purchases = 0, revenue_cents = 0 WHERE purchases <> 0 OR revenue_cents <> 0;
+    UPDATE rollup_content_day SET purchases = 0, revenue_cents = 0 WHERE purchases <> 0 OR revenue_cents <> 0;
     RETURN NULL;
 END
 
