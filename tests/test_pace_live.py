@@ -14,7 +14,6 @@ import pytest
 from server.app import create_app
 from server.metrics import pace_windows
 from server.settings import Settings
-from server.storage.pace_users import PaceUsers
 from tests.support.helpers import LocalClient, loop_of, refresh
 
 
@@ -80,20 +79,24 @@ def test_pace_over_rest_and_the_socket(
     with LocalClient(create_app(zoned, clock=lambda: now)) as client:
         answer = client.post("/api/v1/events", json={"events": events})
         assert answer.status_code == 200, answer.text
-        # The lists of first moments read at start predate these late events, and the clock
-        # stands still, so they would never be re-read (server.storage.pace_users: a late row
-        # counts once its day's list is re-read); an instance that starts now has none.
-        loop_of(client).pace_users = PaceUsers()
-        plain = refresh(client)  # no lists: counted by the plain query; lists read after it
-        refresh(client)  # the second day's list
-        assert loop_of(client).pace_users.days_kept() == sorted(
-            (zone, (window.start.astimezone(ZoneInfo(zone))).date()) for window in pace_windows(now, ZoneInfo(zone))
-        )
+        # Written after the start's lists were read, with times in the days pace compares with: the
+        # very next snapshot counts them (the lists' late writes changed: counted plainly).
+        first = refresh(client)
+        assert first["pace"] == pace
+        windows = pace_windows(now, ZoneInfo(zone))
+        lists = loop_of(client).pace_users
+        refresh(client)
+        refresh(client)  # the dropped days' lists read again, one per snapshot
+        assert lists.days_kept() == sorted((zone, window.start.astimezone(ZoneInfo(zone)).date()) for window in windows)
+        assert all(lists.count(window, ZoneInfo(zone), now) is not None for window in windows)
         computed = refresh(client)  # both days from the lists: a binary search each
-        assert computed["pace"] == plain["pace"]
         rest = client.get("/api/v1/analytics/realtime-metrics").json()
         with client.websocket_connect("/ws/metrics") as ws:
             while (message := ws.receive_json())["type"] != "metrics":
                 pass
+        # One more user, late, at yesterday's midnight: in the next snapshot, not minutes later.
+        late = client.post("/api/v1/events", json={"events": [activity("u-late", windows[0].start)]})
+        assert late.status_code == 200, late.text
+        assert refresh(client)["pace"]["activeUsers"]["yesterday"] == pace["activeUsers"]["yesterday"] + 1
     assert computed["pace"] == rest["pace"] == message["data"]["pace"] == pace
     assert rest["snapshotId"] == message["data"]["snapshotId"] == computed["snapshotId"]
