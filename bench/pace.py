@@ -7,6 +7,8 @@ For one `now` (after bench.snapshot's ten minutes of live traffic), times in one
   - `read_snapshot_inputs` with warm `PaceUsers` lists (what the snapshot loop runs);
   - `read_snapshot_inputs` without them (pace's active users counted plainly, as before);
   - `read_pace_inputs` alone both ways, and one `PaceUsers.refresh` (both days, after publishing);
+  - the lists' late-writes check alone (the two sums over `late_activity` that `read_pace_inputs`
+    compares with the lists' own, in the same statement): what exactness costs the read;
 checks the two reads give exactly the same inputs and prints medians and the ratio.
 """
 
@@ -20,10 +22,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from server.metrics import pace_windows, period_starts
 from server.storage.db import create_engine
 from server.storage.pace_inputs import read_pace_inputs
-from server.storage.pace_users import ListCount, PaceUsers
+from server.storage.pace_users import ListCount, PaceUsers, late_writes
 from server.storage.snapshot_inputs import read_snapshot_inputs
 
 from .snapshot import BASE_URL
@@ -64,6 +68,13 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int) -> None:
         slow_ms, slow = await _median_ms(lambda: read(None), max(3, runs // 4))
         pace_fast_ms, _ = await _median_ms(lambda: pace_only(known), runs)
         pace_slow_ms, _ = await _median_ms(lambda: pace_only((None, None)), max(3, runs // 4))
+
+        async def late_check() -> Any:
+            async with engine.begin() as conn:
+                sums = [late_writes(day.day_start, day.day_end) for day in known if day is not None]
+                return (await conn.execute(select(*sums))).one()
+
+        check_ms, _ = await _median_ms(late_check, runs)
         assert fast == slow, f"the read with lists differs from the plain one:\n{fast}\n{slow}"
     finally:
         await engine.dispose()
@@ -73,6 +84,7 @@ async def measure(url: str, size: Size, zone: ZoneInfo, runs: int) -> None:
     print(f"{'read_snapshot_inputs, plain pace count':<52}{slow_ms:>10.2f}")
     print(f"{'read_pace_inputs alone, lists':<52}{pace_fast_ms:>10.2f}")
     print(f"{'read_pace_inputs alone, plain count':<52}{pace_slow_ms:>10.2f}")
+    print(f"{'late-writes check alone (in read_pace_inputs)':<52}{check_ms:>10.2f}")
     print(f"{'PaceUsers.refresh (both days; after publishing)':<52}{refresh_ms:>10.2f}")
     print(f"ratio plain / lists (whole read): {slow_ms / fast_ms:,.1f}x; inputs equal: yes")
 
