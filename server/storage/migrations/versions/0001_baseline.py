@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
+from server.storage.migrations.frozen import frozen_statements
 from server.storage.types import UtcDateTime
 
 revision = "baseline"
@@ -36,15 +37,7 @@ def _id() -> sa.Column[int]:
 
 
 def _frozen_statements(dialect: str) -> list[tuple[str, str]]:
-    """(name, statement) of the frozen file: statements under `-- name: <name>` lines, without
-    full-line comments and the final `;`."""
-    named: list[tuple[str, list[str]]] = []
-    for line in _FROZEN.with_name(_FROZEN.name.format(dialect=dialect)).read_text(encoding="utf-8").splitlines():
-        if line.startswith("-- name:"):
-            named.append((line.removeprefix("-- name:").strip(), []))
-        elif named and not line.lstrip().startswith("--"):
-            named[-1][1].append(line)
-    return [(name, "\n".join(lines).strip().removesuffix(";").rstrip()) for name, lines in named]
+    return frozen_statements(_FROZEN.with_name(_FROZEN.name.format(dialect=dialect)))
 
 
 def _contract_tables() -> None:

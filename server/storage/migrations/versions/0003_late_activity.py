@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
+from server.storage.migrations.frozen import frozen_statements
 from server.storage.types import UtcDateTime
 
 revision = "late_activity"
@@ -29,14 +30,7 @@ _FROZEN = Path(__file__).with_name("0003_late_activity.{dialect}.sql")
 
 
 def _frozen_statements(dialect: str) -> list[tuple[str, str]]:
-    """(name, statement) of the frozen file, parsed like the baseline's."""
-    named: list[tuple[str, list[str]]] = []
-    for line in _FROZEN.with_name(_FROZEN.name.format(dialect=dialect)).read_text(encoding="utf-8").splitlines():
-        if line.startswith("-- name:"):
-            named.append((line.removeprefix("-- name:").strip(), []))
-        elif named and not line.lstrip().startswith("--"):
-            named[-1][1].append(line)
-    return [(name, "\n".join(lines).strip().removesuffix(";").rstrip()) for name, lines in named]
+    return frozen_statements(_FROZEN.with_name(_FROZEN.name.format(dialect=dialect)))
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from alembic import op
 
+from server.storage.migrations.frozen import frozen_statements
+
 revision = "rollup_truncate"
 down_revision = "late_activity"
 branch_labels = None
@@ -25,9 +27,8 @@ _FROZEN = Path(__file__).with_name("0004_rollup_truncate.postgresql.sql")
 
 
 def _function() -> str:
-    """The frozen file's one statement, without comments and the final `;`."""
-    lines = [line for line in _FROZEN.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("--")]
-    return "\n".join(lines).strip().removesuffix(";").rstrip()
+    [(_, statement)] = frozen_statements(_FROZEN)
+    return statement
 
 
 def upgrade() -> None:
