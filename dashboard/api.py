@@ -55,8 +55,10 @@ class AnalyticsClient(ApiClient):
         settings = DashboardSettings.from_env()
         return cls(settings.api_url, token=settings.token)
 
-    def timeseries(self, metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, Any]:
-        return self._answer(TIMESERIES, timeseries_params(metric, start, end, interval, tz))
+    def timeseries(
+        self, metric: str, start: str, end: str, interval: str, tz: str, until: str | None = None
+    ) -> dict[str, Any]:
+        return self._answer(TIMESERIES, timeseries_params(metric, start, end, interval, tz, until))
 
     def top_content(self, by: str, start: str, end: str, limit: int, min_views: int = 0) -> dict[str, Any]:
         return self._answer(TOP_CONTENT, top_params(by, start, end, limit, min_views))
@@ -145,8 +147,13 @@ def top_params(by: str, start: str, end: str, limit: int, min_views: int = 0) ->
     return params
 
 
-def timeseries_params(metric: str, start: str, end: str, interval: str, tz: str) -> dict[str, str]:
-    return {"metric": metric, "from": start, "to": end, "interval": interval, "tz": tz}
+def timeseries_params(
+    metric: str, start: str, end: str, interval: str, tz: str, until: str | None = None
+) -> dict[str, str]:
+    params = {"metric": metric, "from": start, "to": end, "interval": interval, "tz": tz}
+    if until is not None:
+        params["until"] = until  # figures only before it: a period under way matched to the same point
+    return params
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ the two cannot disagree). The previous period is as many whole buckets again, en
 current period begins: the two never overlap, and a month is compared with the months before it,
 not with a month it shares. Buckets that have not begun by `now` are neither asked for nor drawn;
 while some are still to come, the totals compare the buckets so far with as many buckets from the
-start of the previous period, so half a day is never set against a whole one.
+start of the previous period. While the last of those is under way (today, this week, this month),
+the previous period's matching bucket is cut at the same point (`cut`): the same local date
+offset and wall-clock time for days, weeks and months (as pace finds "yesterday at this time"),
+the same time elapsed for hours and minutes. So four days of December are set against the first
+four days of November to the same minute, never against all of it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets, buckets_before
+from server.metrics import wall_clock_instant
 
 # The sidecar answers at most this many buckets per query (server.analytics.params.MAX_BUCKETS).
 BUCKET_LIMIT = 1000
@@ -60,6 +65,7 @@ class Comparison:
     previous: Span  # as many buckets, ending where `current` begins
     begun: int  # how many buckets of `current` have begun by now (at least 1)
     under_way: bool  # the last bucket that has begun has not ended yet (today, this month)
+    cut: datetime | None  # while under way: the point of the previous period's matching bucket that `now` is at
 
     @property
     def in_progress(self) -> bool:
@@ -73,8 +79,14 @@ class Comparison:
 
     @property
     def previous_so_far(self) -> Span:
-        """The previous period's first buckets, as many as have begun: what the totals compare with."""
+        """The previous period's first buckets, as many as have begun: what the totals compare with
+        (up to `cut` when the last is under way)."""
         return self.previous.first(self.begun)
+
+    @property
+    def partial(self) -> bool:
+        """The totals compare less than whole buckets: some are still to come or one is under way."""
+        return self.in_progress or self.under_way
 
     def local_starts(self) -> list[datetime]:
         """Wall-clock starts of every current bucket in the zone: the chart's x positions."""
@@ -117,9 +129,25 @@ def _compare(current: list[Bucket], interval: Interval, tz: str, now: datetime) 
     begun = sum(1 for b in current if b.start <= now)
     if begun == 0:
         raise NotBegun("the range has not begun yet")
-    previous = buckets_before(current[0].start, len(current), interval, ZoneInfo(tz))
+    zone = ZoneInfo(tz)
+    previous = buckets_before(current[0].start, len(current), interval, zone)
     under_way = current[begun - 1].end > now
-    return Comparison(interval, tz, Span(tuple(current)), Span(tuple(previous)), begun, under_way)
+    cut = same_point(current[begun - 1], previous[begun - 1], now, interval, zone) if under_way else None
+    return Comparison(interval, tz, Span(tuple(current)), Span(tuple(previous)), begun, under_way, cut)
+
+
+def same_point(bucket: Bucket, earlier: Bucket, now: datetime, interval: Interval, zone: ZoneInfo) -> datetime:
+    """The instant in `earlier` that stands where `now` stands in `bucket`: as much time in for
+    minutes and hours; for days, weeks and months as many local days in at the same wall-clock
+    time (`server.metrics.wall_clock_instant`: a time the clocks skipped is the instant of the
+    jump, a repeated one its first occurrence). Never past the end of `earlier` (the 31st of a
+    month against a 30-day one is its end)."""
+    if interval in ("minute", "hour"):
+        return min(earlier.start + (now - bucket.start), earlier.end)
+    local_now = now.astimezone(zone)
+    days_in = (local_now.date() - bucket.start.astimezone(zone).date()).days
+    wall = datetime.combine(earlier.start.astimezone(zone).date() + timedelta(days=days_in), local_now.time())
+    return min(max(wall_clock_instant(wall, zone), earlier.start), earlier.end)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

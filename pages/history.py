@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -33,6 +34,7 @@ ensure_logged_in()  # the login of app.py, also for a run that did not pass thro
 
 config = settings()
 client = api.analytics()
+WIDENED = {"week": "Weeks", "month": "Months"}  # the intervals that do not fit every range of days
 WINDOW_NAMES = {"15m": "15 minutes", "1h": "1 hour", "3h": "3 hours", "6h": "6 hours", "12h": "12 hours"}
 
 st.title("History")
@@ -69,6 +71,8 @@ try:
             st.info("Pick the last day of the range.")
             st.stop()
         comparison = compare_days(picked[0], picked[1], interval, tz, now)
+        chosen = api.Period(picked[0], picked[1], tz)
+        picked_bounds = (datetime.fromisoformat(chosen.start), datetime.fromisoformat(chosen.end))
 except TooManyBuckets:
     st.warning(
         f"These dates hold more than {BUCKET_LIMIT:,} {interval} buckets, more than the sidecar answers: "
@@ -88,9 +92,13 @@ try:
     if not has_data(metric, current["points"]) and not has_data(metric, before["points"]):
         st.info("No data in this range.")
         st.stop()
-    # While buckets are still to come, the totals set the buckets so far against as many of the
-    # previous period's: the sidecar totals that shorter range (distinct users and rates do not add up).
-    before_total = client.timeseries(metric, *like.bounds(tz), interval, tz)["total"] if like != previous else None
+    # While the period is under way, the totals set what has happened so far against the previous
+    # period's first buckets up to the same point (the sidecar totals that range itself: distinct
+    # users and rates do not add up).
+    before_total = None
+    if comparison.partial:
+        until = comparison.cut.astimezone(ZoneInfo(tz)).isoformat() if comparison.cut is not None else None
+        before_total = client.timeseries(metric, *like.bounds(tz), interval, tz, until)["total"]
     current_csv = client.csv(api.TIMESERIES, current_query)
     previous_csv = client.csv(api.TIMESERIES, previous_query)
 except api.AnalyticsError as exc:
@@ -99,6 +107,12 @@ except api.AnalyticsError as exc:
 compared = before["total"] if before_total is None else before_total
 
 count = comparison.current.count
+if interval in WIDENED and (comparison.current.start, comparison.current.end) != picked_bounds:
+    # Whole buckets: the chosen dates are widened, and the totals are the widened range's.
+    st.caption(
+        f"{WIDENED[interval]} are compared whole: the dates chosen are widened to "
+        f"{describe(comparison.current, interval, tz)}, and the totals are that range's."
+    )
 this_period = f"This period: {describe(comparison.current, interval, tz)} · {comparison.units(count)}"
 if comparison.in_progress:
     this_period += f", {comparison.begun:,} so far"
@@ -107,17 +121,21 @@ if comparison.under_way:
     this_period += ", the last still under way"
 st.caption(f"{this_period} · {tz}")
 st.caption(f"Previous period: {describe(previous, interval, tz)} · the {comparison.units(count)} just before")
-if comparison.in_progress:
+if comparison.partial:
+    to_point = ""
+    if comparison.cut is not None:
+        cut_local = comparison.cut.astimezone(ZoneInfo(tz))
+        to_point = f", the last up to the same point ({cut_local:%b} {cut_local.day}, {cut_local:%H:%M %Z})"
     st.caption(
-        f"The rest of this period is still to come: the totals compare its {comparison.units(comparison.begun)} "
-        f"so far ({describe(so_far, interval, tz)}) with the first {comparison.units(comparison.begun)} "
-        f"of the previous period ({describe(like, interval, tz)})."
+        f"This period is under way: the totals compare its {comparison.units(comparison.begun)} so far "
+        f"({describe(so_far, interval, tz)}, up to now) with the first {comparison.units(comparison.begun)} "
+        f"of the previous period ({describe(like, interval, tz)}{to_point})."
     )
 
 label = METRIC_LABELS[metric]
 this_label, before_label = "this period", "previous period"
-if comparison.in_progress:
-    this_label, before_label = "this period so far", f"previous period, first {comparison.units(comparison.begun)}"
+if comparison.partial:
+    this_label, before_label = "this period so far", "previous period, to the same point"
 if metric == "transactions":
     columns = st.columns(4)
     for column, key in zip(columns, ("total", "pending", "completed", "failed"), strict=True):

@@ -58,12 +58,17 @@ def pace_window(now: datetime, zone: ZoneInfo, days_back: int) -> PaceWindow:
     over it), the cut-off is the instant of the jump; where it occurs twice, its first occurrence."""
     local = now.astimezone(zone)
     day = local.date() - timedelta(days=days_back)
-    wall = datetime.combine(day, local.time())  # naive: the wall-clock reading wanted on that day
-    first = wall.replace(tzinfo=zone, fold=0)  # fold=0: the first occurrence of a repeated time
-    cutoff = first.astimezone(UTC)
-    if cutoff.astimezone(zone).replace(tzinfo=None) != wall:
-        cutoff = _jump_instant(wall, zone)
+    cutoff = wall_clock_instant(datetime.combine(day, local.time()), zone)
     return PaceWindow(start=_local_midnight(local - timedelta(days=days_back), zone), cutoff=cutoff)
+
+
+def wall_clock_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant a naive local reading `wall` names in `zone`: its first occurrence where it
+    occurs twice, the instant the clocks jumped where they jumped over it."""
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)  # fold=0: the first of a repeated time
+    if first.astimezone(zone).replace(tzinfo=None) != wall:
+        return _jump_instant(wall, zone)
+    return first
 
 
 def _jump_instant(wall: datetime, zone: ZoneInfo) -> datetime:

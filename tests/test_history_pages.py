@@ -273,6 +273,8 @@ def test_history_by_week_compares_whole_weeks_with_the_weeks_just_before(fake: F
         ("csv", TIMESERIES, previous),
     ]
     assert [c.value for c in app.caption] == [
+        "Weeks are compared whole: the dates chosen are widened to Oct 21 – Nov 10, 2024, "
+        "and the totals are that range's.",
         "This period: Oct 21 – Nov 10, 2024 · 3 weeks · Europe/Berlin",
         "Previous period: Sep 30 – Oct 20, 2024 · the 3 weeks just before",
     ]
@@ -306,6 +308,8 @@ def test_history_by_month_never_counts_a_month_in_both_periods(fake: FakeAnalyti
         ("2024-03-01T00:00:00+01:00", "2024-05-01T00:00:00+02:00"),
     ]
     assert [c.value for c in app.caption] == [
+        "Months are compared whole: the dates chosen are widened to May 1 – Jun 30, 2024, "
+        "and the totals are that range's.",
         "This period: May 1 – Jun 30, 2024 · 2 months · Europe/Berlin",
         "Previous period: Mar 1 – Apr 30, 2024 · the 2 months just before",
     ]
@@ -325,20 +329,28 @@ def test_history_draws_no_bucket_that_has_not_begun_and_compares_like_with_like(
         days = (datetime.fromisoformat(params["to"]) - datetime.fromisoformat(params["from"])).days
         return {"points": day_points("2024-01-01T00:00:00Z", [10.0] * days), "total": 10.0 * days}
 
-    # Yesterday, today and tomorrow: tomorrow is not asked for, not drawn, and not in the totals.
+    # Yesterday, today and tomorrow: tomorrow is not asked for, not drawn, and not in the totals;
+    # today, under way, is set against the previous period's second day up to the same time.
+    before = datetime.now(UTC).astimezone(berlin)
     app = run(fake, "history.py", answer, dates=(today - day, today + day))
+    after = datetime.now(UTC).astimezone(berlin)
     asked = [(p["from"], p["to"]) for kind, _, p in fake.requests if kind == "json"]
     assert asked == [
         (midnight(today - day), midnight(today + day)),  # the two days so far
         (midnight(today - 4 * day), midnight(today - day)),  # the whole previous period, for the chart
         (midnight(today - 4 * day), midnight(today - 2 * day)),  # its first two days, for the totals
     ]
+    [until] = [p["until"] for kind, _, p in fake.requests if kind == "json" and "until" in p]
+    cut = datetime.fromisoformat(until).astimezone(berlin)
+    assert cut.date() == today - 3 * day  # the previous period's second day, at the time the page ran
+    assert before.time().replace(microsecond=0) <= cut.time() <= after.time() or before.date() != after.date()
     assert metrics(app) == {
         "Revenue, this period so far": ("$20.00", "$0.00 (0.00%)"),
-        "Revenue, previous period, first 2 days": ("$20.00", ""),
+        "Revenue, previous period, to the same point": ("$20.00", ""),
     }
     assert app.caption[0].value.endswith("· 3 days, 2 so far, the last still under way · Europe/Berlin")
-    assert app.caption[2].value.startswith("The rest of this period is still to come: the totals compare its 2 days")
+    assert app.caption[2].value.startswith("This period is under way: the totals compare its 2 days so far")
+    assert f"the last up to the same point ({cut:%b} {cut.day}, {cut:%H:%M %Z})" in app.caption[2].value
     previous, current = charts(app)["history-chart"]["data"]
     assert len(current["y"]) == 2 and len(previous["y"]) == 3  # the previous period in full, behind
 
@@ -350,7 +362,11 @@ def test_history_by_minute_has_a_range_that_fits_by_default(fake: FakeAnalytics)
     app = run(fake, "history.py", answer, interval="minute")
     assert not app.error and not app.warning
     assert [s.value for s in app.selectbox if s.label == "Last"] == ["1h"]
-    current, previous = (p for kind, _, p in fake.requests if kind == "json")
+    current, previous, like = (p for kind, _, p in fake.requests if kind == "json")
+    # The minute under way against the previous hour's last minute, as far into it as this one is.
+    assert like["from"] == previous["from"] and datetime.fromisoformat(like["until"]) < datetime.fromisoformat(
+        previous["to"]
+    )
     span = datetime.fromisoformat(current["to"]) - datetime.fromisoformat(current["from"])
     assert span == timedelta(hours=1) and current["interval"] == "minute"
     assert previous["to"] == current["from"]

@@ -68,6 +68,7 @@ def test_the_request_shapes_come_from_the_models_that_validate_them(client: Test
         ("from", False),
         ("to", False),
         ("tz", False),
+        ("until", False),
         ("format", False),
     ]
     assert {p["name"]: p["schema"] for p in parameters}["tz"] == {

@@ -104,3 +104,9 @@ def buckets_before(end: datetime, count: int, interval: Interval, zone: ZoneInfo
         cursor = start
     edges.reverse()
     return edges
+
+
+def clipped(edges: list[Bucket], until: datetime) -> list[Bucket]:
+    """`edges` up to the instant `until`: the buckets that begin before it, the one holding it
+    ending there (a bucket cut short, so a period under way can be matched to the same point)."""
+    return [Bucket(b.start, min(b.end, until)) for b in edges if b.start < until]

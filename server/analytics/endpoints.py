@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.analytics import params, ranking
-from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets
+from server.analytics.buckets import Bucket, Interval, TooManyBuckets, buckets, clipped
 from server.errors import ValidationFailed
 from server.metrics import conversion_rate, encode, format_timestamp
 from server.service import MetricsService
@@ -70,6 +70,8 @@ async def timeseries(request: Request) -> Response:
     service: MetricsService = request.state.service
     query = params.parse_series(request.query_params, now=service.now(), default_tz=service.settings.timezone)
     edges = _edges(query.range, query.interval)
+    if query.until is not None:
+        edges = clipped(edges, query.until)
     values, total = await _read(service, lambda conn: _series(conn, query.metric, edges))
     points = [{"start": _ts(b.start), "end": _ts(b.end), **v} for b, v in zip(edges, values, strict=True)]
     body = {

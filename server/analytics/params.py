@@ -70,6 +70,15 @@ class SeriesQuery(BaseModel):
     start: From = None
     to: To = None
     tz: Tz = None
+    until: Annotated[
+        RangeBound | None,
+        Field(
+            description="Count only what happened before this instant (exclusive; same forms as `from`): the "
+            "buckets from it on are left out and the one holding it ends there. For setting a period under way "
+            "against the same point of an earlier one. Must come after `from`.",
+            examples=["2026-11-04T20:15:00Z"],
+        ),
+    ] = None
     format: OutputFormat = "json"
 
 
@@ -158,12 +167,17 @@ class Series:
     metric: str
     interval: Interval
     range: Range
+    until: datetime | None  # figures count only before it (None: the whole buckets)
 
 
 def parse_series(query: QueryParams, *, now: datetime, default_tz: str) -> Series:
     parsed = parse_query(SeriesQuery, query)
     span = DEFAULT_SPAN[parsed.interval]
-    return Series(parsed.metric, parsed.interval, resolve_range(parsed, now=now, default_tz=default_tz, span=span))
+    rng = resolve_range(parsed, now=now, default_tz=default_tz, span=span)
+    until = _instant(parsed.until, rng.zone)
+    if until is not None and until <= rng.start:
+        raise ValidationFailed("1 invalid parameter", [{"field": "until", "message": "must be after from"}])
+    return Series(parsed.metric, parsed.interval, rng, until)
 
 
 @dataclass(frozen=True)

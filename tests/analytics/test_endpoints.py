@@ -352,6 +352,34 @@ def test_every_metric_per_local_day_across_the_23_hour_day(client: TestClient, w
         assert (body["from"], body["to"]) == ("2026-09-25T12:00:00.000Z", "2026-09-28T11:00:00.000Z")
 
 
+def test_until_counts_only_what_happened_before_it_and_cuts_its_bucket_there(
+    client: TestClient, writer: Writer
+) -> None:
+    _dst_start_days(writer)
+    # Monday 12:00:16: 16 of Monday's 32 views (12:00:00 to 12:00:31), u-2's 18:00 activity not yet.
+    until = local(2026, 9, 28, 12, 0, 16).isoformat()
+    views = series(client, "views", **DST_START_WINDOW, until=until)
+    assert [p["value"] for p in views["points"]] == [3, 0, 16] and views["total"] == 19
+    assert [(p["start"], p["end"]) for p in views["points"]][-1] == (
+        "2026-09-27T11:00:00.000Z",
+        "2026-09-27T23:00:16.000Z",
+    )
+    assert (views["from"], views["to"]) == ("2026-09-25T12:00:00.000Z", "2026-09-27T23:00:16.000Z")
+    active = series(client, "active_users", **DST_START_WINDOW, until=until)
+    assert [p["value"] for p in active["points"]] == [3, 2, 1] and active["total"] == 5
+    # Sunday 09:00: Monday is left out, t-1's completion at 09:00 (until is exclusive) not yet.
+    sunday = local(2026, 9, 27, 9).isoformat()
+    purchases = series(client, "purchases", **DST_START_WINDOW, until=sunday)
+    assert [p["value"] for p in purchases["points"]] == [1, 0] and purchases["total"] == 1
+    transactions = series(client, "transactions", **DST_START_WINDOW, until=sunday)
+    # Transactions count by creation time and current status (as without `until`): t-1 is completed now.
+    assert transactions["total"] == {"pending": 0, "completed": 2, "failed": 1, "total": 3}
+    # Past the range's end it changes nothing.
+    assert series(client, "views", **DST_START_WINDOW, until="2026-10-30") == series(
+        client, "views", **DST_START_WINDOW
+    )
+
+
 def test_rows_written_by_sql_and_by_the_api_mix_and_count_alike(client: TestClient) -> None:
     api, direct = ApiWriter(client), SqlWriter(client)
     direct.transaction("t-sql-sql", "u-1", "1.00", "pending", local(2026, 9, 26, 1))
@@ -742,6 +770,8 @@ def test_an_unknown_metric_gets_the_contract_error_shape(client: TestClient) -> 
         (SERIES, {"metric": "revenue", "from": "2026-10-01", "to": "2026-13-01"}, ["to"]),
         (SERIES, {"metric": "revenue", "from": "2026-10-02", "to": "2026-10-01"}, ["to"]),
         (SERIES, {"metric": "revenue", "from": "2026-10-02", "to": "2026-10-02"}, ["to"]),
+        (SERIES, {"metric": "revenue", "from": "2026-10-02", "to": "2026-10-03", "until": "2026-10-02"}, ["until"]),
+        (SERIES, {"metric": "revenue", "until": "soon", **DAY}, ["until"]),
         (SERIES, {"metric": "revenue", "format": "xml", **DAY}, ["format"]),
         (SERIES, {"metric": "views", "interval": "minute", **DAY}, ["interval"]),  # 1440 buckets
         (SERIES, {"metric": "profit", "interval": "day", "tz": "Nowhere", **DAY}, ["metric", "tz"]),

@@ -147,6 +147,8 @@ def test_a_week_still_to_come_is_left_out_and_the_totals_compare_one_week_with_o
     assert comparison.begun == 1 and comparison.in_progress
     assert bounds(comparison.so_far) == (utc("2026-03-22 23:00"), utc("2026-03-29 22:00"), 1)
     assert bounds(comparison.previous_so_far) == (utc("2026-03-08 23:00"), utc("2026-03-15 23:00"), 1)
+    # Saturday 13:00 CET, five days into its week: the previous week's Saturday, 13:00 CET.
+    assert comparison.cut == utc("2026-03-14 12:00")
 
 
 def test_months_never_share_a_month() -> None:
@@ -166,6 +168,44 @@ def test_a_month_under_way_is_compared_with_the_first_month_of_the_previous_peri
     assert comparison.begun == 1
     assert bounds(comparison.so_far) == (utc("2026-09-30 22:00"), utc("2026-10-31 23:00"), 1)
     assert bounds(comparison.previous_so_far) == (utc("2026-07-31 22:00"), utc("2026-08-31 22:00"), 1)
+    # Oct 25, 13:00 CET (after the change) against Aug 25, 13:00 CEST: the same date and wall clock.
+    assert comparison.cut == utc("2026-08-25 11:00")
+
+
+def test_four_days_of_december_are_set_against_the_first_four_of_november() -> None:
+    # The walk's case: the month under way against the previous month to the same day and minute.
+    comparison = compare_days(date(2026, 11, 5), date(2026, 12, 4), "month", BERLIN, utc("2026-12-04 19:23"))
+    assert comparison.under_way and comparison.partial and comparison.begun == 2
+    assert comparison.cut == utc("2026-10-04 18:23")  # Oct 4, 20:23 CEST: the previous period's 2nd month
+
+
+def test_the_same_point_of_a_shorter_month_is_its_end() -> None:
+    # Mar 31, 10:00 against February: no Feb 31, so all of February.
+    comparison = compare_days(date(2026, 3, 1), date(2026, 3, 31), "month", "UTC", utc("2026-03-31 10:00"))
+    assert comparison.previous_so_far.end == utc("2026-03-01 00:00") and comparison.cut == utc("2026-03-01 00:00")
+
+
+def test_a_time_the_clocks_skipped_is_the_instant_of_the_jump() -> None:
+    # Mon Mar 30, 02:30 CEST against Sun Mar 29, which had no 02:30: cut where the clocks jumped.
+    comparison = compare_days(date(2026, 3, 30), date(2026, 3, 30), "day", BERLIN, utc("2026-03-30 00:30"))
+    assert comparison.cut == utc("2026-03-29 01:00")
+    # Mon Oct 26, 02:30 CET against Sun Oct 25, which had 02:30 twice: its first occurrence (CEST).
+    comparison = compare_days(date(2026, 10, 26), date(2026, 10, 26), "day", BERLIN, utc("2026-10-26 01:30"))
+    assert comparison.cut == utc("2026-10-25 00:30")
+
+
+def test_hours_and_minutes_under_way_are_cut_after_as_much_time() -> None:
+    hours = compare_days(date(2026, 12, 4), date(2026, 12, 4), "hour", "UTC", utc("2026-12-04 10:20:30"))
+    assert hours.begun == 11 and hours.cut == utc("2026-12-03 10:20:30")
+    minutes = compare_last_minutes("15m", "UTC", utc("2026-12-04 10:20:30"))
+    assert minutes.cut == minutes.previous.edges[-1].start + (
+        utc("2026-12-04 10:20:30") - minutes.current.edges[-1].start
+    )
+
+
+def test_whole_buckets_have_no_cut() -> None:
+    comparison = compare_days(date(2026, 11, 1), date(2026, 11, 30), "day", BERLIN, utc("2026-12-04 12:00"))
+    assert not comparison.partial and comparison.cut is None
 
 
 def test_months_across_a_year_end_are_named_with_both_years() -> None:
