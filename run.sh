@@ -12,20 +12,23 @@ cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements.txt
 py=.venv/bin/python
 
-read -r embedded api_url ws_url zone < <($py - <<'PY'
+read -r embedded sidecar_url api_url ws_url zone < <($py - <<'PY'
 import os
 from dotenv import dotenv_values
 from metrics_client.settings import ClientSettings
 from server.settings import Settings
 s = Settings.from_env()
-api = f"http://{s.host}:{s.port}"
-# The dashboard follows the sidecar's PORT unless METRICS_WS_URL says otherwise.
-configured = "METRICS_WS_URL" in os.environ or "METRICS_WS_URL" in dotenv_values(".env")
-ws = ClientSettings.from_env().ws_url if configured else api.replace("http", "ws", 1) + "/ws/metrics"
-print(int(s.embedded), api, ws, s.timezone)
+sidecar = f"http://{s.host}:{s.port}"
+# The dashboard follows the sidecar's HOST and PORT unless METRICS_API_URL / METRICS_WS_URL say otherwise.
+def configured(name):
+    return name in os.environ or name in dotenv_values(".env")
+client = ClientSettings.from_env()
+api = client.api_url if configured("METRICS_API_URL") else sidecar
+ws = client.ws_url if configured("METRICS_WS_URL") else sidecar.replace("http", "ws", 1) + "/ws/metrics"
+print(int(s.embedded), sidecar, api, ws, s.timezone)
 PY
 )
-export METRICS_WS_URL="$ws_url"
+export METRICS_API_URL="$api_url" METRICS_WS_URL="$ws_url"
 
 pids=()
 stop() {
@@ -35,8 +38,8 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-if $py -c "import httpx; httpx.get('$api_url/health', timeout=1)" 2>/dev/null; then
-  echo "something already answers at $api_url: stop it, or set PORT" >&2
+if $py -c "import httpx; httpx.get('$sidecar_url/health', timeout=1)" 2>/dev/null; then
+  echo "something already answers at $sidecar_url: stop it, or set PORT" >&2
   exit 1
 fi
 
@@ -49,7 +52,7 @@ $py -m server &
 pids+=($!)
 
 for _ in $(seq 1 100); do
-  if $py -c "import httpx, sys; sys.exit(httpx.get('$api_url/health', timeout=1).status_code != 200)" 2>/dev/null; then
+  if $py -c "import httpx, sys; sys.exit(httpx.get('$sidecar_url/health', timeout=1).status_code != 200)" 2>/dev/null; then
     break
   fi
   kill -0 "${pids[0]}" 2>/dev/null || { echo "the sidecar failed to start" >&2; exit 1; }
@@ -58,7 +61,7 @@ done
 
 if [ "$embedded" = 1 ]; then
   # A summary every 10 minutes, not 10 seconds: the console's last lines stay the URLs.
-  $py -m tools.simulate --url "$api_url" --timezone "$zone" --report-every 600 &
+  $py -m tools.simulate --url "$sidecar_url" --timezone "$zone" --report-every 600 &
   pids+=($!)
 fi
 
@@ -73,7 +76,7 @@ for _ in $(seq 1 100); do
 done
 
 # Last, so that they are what the console shows once everything runs.
-echo "sidecar:   $api_url  (REST: $api_url/api/v1/analytics/realtime-metrics, WebSocket: ${api_url/http/ws}/ws/metrics)" >&2
+echo "sidecar:   $sidecar_url  (REST: $sidecar_url/api/v1/analytics/realtime-metrics, WebSocket: ${sidecar_url/http/ws}/ws/metrics)" >&2
 echo "dashboard: $dashboard_url" >&2
 
 # Run until one of them stops (or Ctrl-C); then stop the rest.

@@ -130,14 +130,14 @@ def _environment(tmp_path: Path) -> tuple[dict[str, str], str, str]:
     no simulator; and the sidecar's and dashboard's URLs."""
     api_port, dashboard_port = _free_port(), _free_port()
     api_url, dashboard_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}"
-    env = {k: v for k, v in os.environ.items() if k != "METRICS_WS_URL"}  # run.sh derives it from PORT
+    # run.sh derives the dashboard's REST and socket URLs from PORT (a developer's own are left out).
+    env = {k: v for k, v in os.environ.items() if k not in ("METRICS_API_URL", "METRICS_WS_URL")}
     env.update(dict.fromkeys(NEUTRAL, ""))
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
         PORT=str(api_port),
         STREAMLIT_SERVER_PORT=str(dashboard_port),
         METRICS_INTERVAL=str(INTERVAL),
-        METRICS_API_URL=api_url,
     )
     return env, api_url, dashboard_url
 
@@ -382,11 +382,11 @@ def test_a_history_link_reproduces_its_view_and_the_tv_view_has_no_navigation(tm
                 page.get_by_role("option", name="Views", exact=True).click()
                 expect(page).to_have_url(re.compile(r"[?&]metric=Views(&|$)"), timeout=15_000)
                 assert "interval=week" in page.url and "embed=true" in page.url
-                expect(page.get_by_text("Views, this period", exact=True)).to_be_visible(timeout=30_000)
+                expect(page.get_by_text("Views, this period so far", exact=True)).to_be_visible(timeout=30_000)
 
                 again = browser.new_page(viewport={"width": 1400, "height": 1200})
                 again.goto(page.url)
-                expect(again.get_by_text("Views, this period", exact=True)).to_be_visible(timeout=30_000)
+                expect(again.get_by_text("Views, this period so far", exact=True)).to_be_visible(timeout=30_000)
                 expect(again.get_by_text(re.compile(r"This period: .* · \d weeks"))).to_be_visible()
             finally:
                 browser.close()
