@@ -31,12 +31,13 @@ def firing_now() -> None:
             # When the listing cannot say, each notice keeps its message (with the value it fired at).
             with contextlib.suppress(api.AnalyticsError):
                 values_now = client.values_now()
-        alert_notices.show_firing(view.firing, view.latest, values_now)
+        alert_notices.show_firing(view.firing, view.latest, values_now, config.currency)
     else:
         st.success("No alert is firing.", icon=":material/check_circle:")
     if view.alert_log:
         st.subheader("Since this dashboard started")
-        st.dataframe(alert_notices.rows(view.alert_log), hide_index=True, width="stretch")
+        log = alert_notices.rows(alert_notices.latest_per_alert(view.alert_log))
+        st.dataframe(log, hide_index=True, width="stretch")
 
 
 firing_now()
@@ -57,7 +58,7 @@ else:
     else:
         st.info("No alert has fired yet.")
     with st.expander("Rules"):
-        st.dataframe(listing["rules"], hide_index=True, width="stretch")
+        st.dataframe(alert_notices.rule_rows(listing["rules"], config.currency), hide_index=True, width="stretch")
         if listing["rules"]:
             columns = list(dict.fromkeys(key for rule in listing["rules"] for key in rule))
             tables.download(

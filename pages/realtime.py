@@ -253,7 +253,7 @@ def _values_now(view: LiveView) -> dict[str, Any] | None:
 def live_metrics() -> None:
     view = subscription.view()
     _connection(view)
-    alert_notices.banner(view.firing, view.latest, _values_now(view))
+    alert_notices.banner(view.firing, view.latest, _values_now(view), config.currency)
     if view.latest is None:
         if view.state.status != "gave_up":
             st.info(f"Waiting for the first snapshot from {subscription.ws_url}…")

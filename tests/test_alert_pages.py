@@ -87,8 +87,8 @@ def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
     page = open_page("alerts.py")
     # Its value now from the listing; `busy` is not firing there, so it keeps its message.
     assert [e.value for e in page.error] == [
-        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
-        "· since 2026-11-27 10:00:00 UTC"
+        "**failed-transactions** · Failed share of the last hour's transactions: now 5.5% "
+        "(fired at 6.5%, threshold 5%) · since 2026-11-27 10:00:00 UTC"
     ]
     assert [w.value for w in page.warning] == [
         "**busy** · busy message · since 2026-11-27 10:00:00 UTC · silenced (not sent to webhooks)"
@@ -98,7 +98,7 @@ def test_the_alerts_page_shows_what_fires_by_severity_and_the_record(
     assert list(record["Rule"]) == ["failed-transactions", "busy"]
     assert list(record["State"]) == ["firing", "resolved (silenced)"]
     assert list(record["Resolved"]) == ["—", "2026-11-27 10:05:00 UTC"]
-    assert list(page.dataframe[2].value["name"]) == ["busy"]
+    assert list(page.dataframe[2].value["Rule"]) == ["busy"]
     assert [b.label for b in page.get("download_button")] == ["Latest firings (CSV)", "Rules (CSV)"]
 
 
@@ -121,8 +121,8 @@ def test_the_realtime_page_shows_a_notice_while_an_alert_fires(fakes: tuple[Fake
     subscription.live_view = view(alert(2, "failed-transactions"))
     page = open_page("realtime.py")
     assert [e.value for e in page.error] == [
-        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
-        "· since 2026-11-27 10:00:00 UTC"
+        "**failed-transactions** · Failed share of the last hour's transactions: now 5.5% "
+        "(fired at 6.5%, threshold 5%) · since 2026-11-27 10:00:00 UTC"
     ]
 
 
@@ -149,12 +149,12 @@ def test_the_notice_shows_the_value_now_where_the_snapshot_has_it(
     page = open_page("realtime.py")
     # The snapshot says 12 pending now; the record keeps the 30 it fired at.
     assert [w.value for w in page.warning] == [
-        "**many-pending** · transactions.pending now 12 (fired at 30, threshold 5) · since 2026-11-27 10:00:00 UTC"
+        "**many-pending** · Transactions · pending: now 12 (fired at 30, threshold 5) · since 2026-11-27 10:00:00 UTC"
     ]
     # A signal the snapshot does not carry: its value now from the sidecar's listing.
     assert [e.value for e in page.error] == [
-        "**failed-transactions** · failedShareLastHour now 5.5 (fired at 6.5, threshold 5) "
-        "· since 2026-11-27 10:00:00 UTC"
+        "**failed-transactions** · Failed share of the last hour's transactions: now 5.5% "
+        "(fired at 6.5%, threshold 5%) · since 2026-11-27 10:00:00 UTC"
     ]
 
 
@@ -183,3 +183,34 @@ def test_a_stale_snapshot_s_number_is_not_shown_as_now(fakes: tuple[FakeSubscrip
     assert [w.value for w in page.warning] == [
         "**many-pending** · many-pending message · since 2026-11-27 10:00:00 UTC"
     ]
+
+
+def test_the_log_shows_each_alert_once_as_its_latest_transition_says(
+    fakes: tuple[FakeSubscription, FakeAnalytics],
+) -> None:
+    subscription, _ = fakes
+    fired, other = alert(2, "failed-transactions"), alert(3, "busy", severity="warning")
+    resolved = {**fired, "state": "resolved", "resolvedAt": "2026-11-27T10:05:00.000Z"}
+    log = (resolved, other, fired)  # newest first: failed-transactions fired, busy fired, then the first resolved
+    subscription.live_view = LiveView((snapshot(1),), ConnectionState("live"), time.time(), None, (other,), log)  # type: ignore[arg-type]
+    page = open_page("alerts.py")
+    since_start = page.dataframe[0].value
+    assert list(since_start["Rule"]) == ["failed-transactions", "busy"]
+    assert list(since_start["State"]) == ["resolved", "firing"]
+
+
+def test_the_rules_read_with_their_units(fakes: tuple[FakeSubscription, FakeAnalytics]) -> None:
+    subscription, _ = fakes
+    subscription.live_view = view()
+    _LISTING_NOW[0] = {
+        **LISTING,
+        "rules": [
+            {"name": "failed", "metric": "failedShareLast15Minutes", "above": 5, "clear": 4, "for": 1},
+            {"name": "drop", "metric": "revenue.today", "below": 1000, "clear": 1200, "for": 3, "severity": "info"},
+        ],
+    }
+    rules = open_page("alerts.py").dataframe[-1].value
+    assert list(rules["Watches"]) == ["Failed share of the last 15 minutes' transactions", "Revenue · today"]
+    assert list(rules["Fires when"]) == ["above 5%", "below $1,000.00"]
+    assert list(rules["Resolves at"]) == ["4%", "$1,200.00"]
+    assert list(rules["For"]) == ["1 snapshot", "3 snapshots"]

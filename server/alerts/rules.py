@@ -103,7 +103,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         threshold=Decimal(5),
         clear=Decimal(4),
         severity="critical",
-        message="Failed transactions are {value}% of the last 15 minutes' (alert above {threshold}%)",
+        message="Failed transactions are {value}% of those created in the last 15 minutes (alert above {threshold}%)",
     ),
     Rule(
         name="revenue-drop",
