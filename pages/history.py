@@ -34,6 +34,8 @@ ensure_logged_in()  # the login of app.py, also for a run that did not pass thro
 
 config = settings()
 client = api.analytics()
+# More failed is worse (red up); more pending is neither good nor bad news (grey).
+TRANSACTION_COLORS = {"total": "normal", "completed": "normal", "pending": "off", "failed": "inverse"}
 WIDENED = {"week": "Weeks", "month": "Months"}  # the intervals that do not fit every range of days
 WINDOW_NAMES = {"15m": "15 minutes", "1h": "1 hour", "3h": "3 hours", "6h": "6 hours", "12h": "12 hours"}
 
@@ -143,9 +145,7 @@ if metric == "transactions":
             key.capitalize(),
             total_text(metric, current["total"][key], config.currency),
             change_text(metric, current["total"][key], compared[key], config.currency),
-            **format.delta_style(
-                change(metric, current["total"][key], compared[key]), "inverse" if key == "failed" else "normal"
-            ),
+            **format.delta_style(change(metric, current["total"][key], compared[key]), TRANSACTION_COLORS[key]),
             border=True,
         )
     figure = transactions_chart(

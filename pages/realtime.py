@@ -186,7 +186,11 @@ def _numbers(view: LiveView) -> None:
     )
     day.metric("Today", format.count(users["today"]), **_count_change(view, "activeUsers", "today"))
     _pace(day, data, "activeUsers", format.count)
-    peak.metric("Peak (24 h)", format.count(users["peak24h"]))
+    peak.metric(
+        "Peak (24 h)",
+        format.count(users["peak24h"]),
+        help="The highest “now” the sidecar's snapshots saw in the last 24 hours (its snapshots, not the history).",
+    )
 
     st.subheader("Transactions")
     cards = st.columns(4)
@@ -204,11 +208,15 @@ def _numbers(view: LiveView) -> None:
 
     st.subheader("Content performance")
     views, purchases, conversion = st.columns(3)
-    views.metric("Views", format.count(content["totalViews"]), **_count_change(view, "content", "totalViews"))
-    purchases.metric(
-        "Purchases", format.count(content["totalPurchases"]), **_count_change(view, "content", "totalPurchases")
+    views.metric(
+        "Views (all time)", format.count(content["totalViews"]), **_count_change(view, "content", "totalViews")
     )
-    conversion.metric("Conversion rate", format.percent(content["conversionRate"]))
+    purchases.metric(
+        "Purchases (all time)",
+        format.count(content["totalPurchases"]),
+        **_count_change(view, "content", "totalPurchases"),
+    )
+    conversion.metric("Conversion rate (all time)", format.percent(content["conversionRate"]))
     if view.top is not None:
         _top_content(view.top)
 
@@ -217,7 +225,7 @@ def _numbers(view: LiveView) -> None:
         line_chart(
             view.snapshots,
             lambda s: s["revenue"]["today"],
-            title="Revenue today",
+            title="Revenue today · the latest snapshots",
             color=widgets.GREEN,
             tz=config.timezone,
             money_prefix=symbol,
@@ -228,7 +236,7 @@ def _numbers(view: LiveView) -> None:
         line_chart(
             view.snapshots,
             lambda s: s["activeUsers"]["current"],
-            title="Active users",
+            title="Active users now · the latest snapshots",
             color="#3b82f6",
             tz=config.timezone,
         ),

@@ -106,9 +106,9 @@ def test_every_value_is_rendered_with_its_change(fake: FakeSubscription) -> None
         "Now (last 5 min)": ("40", "-2"),
         "Today (users)": ("1,250", "0"),
         "Peak (24 h)": ("89", ""),
-        "Views": ("125,010", "10"),
-        "Purchases": ("5,380", "0"),
-        "Conversion rate": ("4.30%", ""),
+        "Views (all time)": ("125,010", "10"),
+        "Purchases (all time)": ("5,380", "0"),
+        "Conversion rate (all time)": ("4.30%", ""),
     }
 
 
@@ -122,7 +122,7 @@ def test_a_change_is_coloured_by_its_sign_and_no_change_is_grey_without_an_arrow
     assert shown["Today"] == ("GREEN", up)  # +$12.50
     assert shown["This week"] == ("GRAY", none)  # $0.00: not a rise
     assert shown["Now (last 5 min)"] == ("RED", down)  # -2
-    assert shown["Views"] == ("GRAY", none)  # 0
+    assert shown["Views (all time)"] == ("GRAY", none)  # 0
 
 
 def test_the_revenue_and_users_cards_carry_sparklines_of_the_kept_snapshots(fake: FakeSubscription) -> None:

@@ -220,7 +220,7 @@ def test_a_first_deep_link_gets_the_apps_navigation_and_the_live_alerts(tmp_path
                 expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible(timeout=30_000)
                 alert = page.get_by_test_id("stAlertContentError")
                 # The value now where the page has the live snapshot, else the message as fired.
-                now_or_fired = re.compile(r"pending-pile · (transactions\.pending now 0 |0 transactions pending)")
+                now_or_fired = re.compile(r"pending-pile · (Transactions · pending: now 0 |0 transactions pending)")
                 expect(alert).to_contain_text(now_or_fired, timeout=30_000)
                 navigation = page.get_by_test_id("stSidebarNav").get_by_role("link")
                 expect(navigation).to_contain_text(["Realtime", "History", "Behaviour", "Alerts"])
