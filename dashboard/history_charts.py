@@ -181,7 +181,10 @@ def funnel_chart(steps: Sequence[dict[str, Any]]) -> go.Figure:
             orientation="h",
             y=[s["step"].capitalize() for s in steps],
             x=counts,
-            text=[f"{s['count']:,} · {format.percent(s['rate'])}" for s in steps],
+            text=[
+                f"{s['count']:,}" + ("" if n == 0 else f" · {format.percent(s['rate'])} of {steps[n - 1]['step']}")
+                for n, s in enumerate(steps)
+            ],
             textposition="outside",
             cliponaxis=False,
             marker={"color": [BLUE, PURPLE, GREEN][: len(steps)]},

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import api, format, tables
+from dashboard import api, format, links, tables
 from dashboard.history_charts import funnel_chart, heatmap_chart, new_vs_returning_chart
 from dashboard.login import ensure_logged_in
 from dashboard.resources import settings
@@ -36,6 +36,7 @@ st.caption(f"{period.label()} ({tz})")
 
 st.subheader("Top content")
 by_column, limit_column, min_views_column = st.columns(3)
+links.accept_ids("by", {key: key.capitalize() for key in api.TOP_BY})
 by = by_column.selectbox("Ranked by", api.TOP_BY, format_func=str.capitalize, key="by", bind="query-params")
 limit = limit_column.slider("How many", min_value=5, max_value=50, value=10, step=5, key="limit", bind="query-params")
 min_views = 0
@@ -144,7 +145,11 @@ else:
     if content_id is not None:
         st.caption(format.content_choice(content_id, str(funnel.get("title") or content_id)))
     if funnel["steps"] and funnel["steps"][0]["count"]:
-        st.metric("Views that ended in a purchase", format.percent(funnel["overallRate"]))
+        st.metric(
+            "Purchases per view",
+            format.percent(funnel["overallRate"]),
+            help="Completed purchases over views in the range: a ratio of counts, not views traced to a purchase.",
+        )
         st.plotly_chart(funnel_chart(funnel["steps"]), key="funnel-chart")
         tables.download(
             "Funnel (CSV)",

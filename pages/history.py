@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from dashboard import api, format, tables
+from dashboard import api, format, links, tables
 from dashboard.comparison import (
     BUCKET_LIMIT,
     DEFAULT_MINUTE_WINDOW,
@@ -48,6 +48,7 @@ tz = zone_column.selectbox("Time zone", api.zone_choices(config.timezone), key="
 interval = interval_column.selectbox(
     "Interval", api.INTERVALS, index=api.INTERVALS.index("day"), key="interval", bind="query-params"
 )
+links.accept_ids("metric", METRIC_LABELS)
 metric = metric_column.selectbox(
     "Metric", api.METRICS, format_func=METRIC_LABELS.__getitem__, key="metric", bind="query-params"
 )

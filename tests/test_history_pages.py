@@ -466,12 +466,12 @@ def test_behaviour_draws_the_funnel_for_all_content_or_one(fake: FakeAnalytics) 
     app = run(fake, "behaviour.py", behaviour_answer, dates=NOV)
     funnel = charts(app)["funnel-chart"]["data"][0]
     assert (funnel["type"], funnel["y"], funnel["x"]) == ("bar", ["Views", "Started", "Completed"], [1000, 50, 40])
-    assert funnel["text"] == ["1,000 · 100.00%", "50 · 5.00%", "40 · 80.00%"]
+    assert funnel["text"] == ["1,000", "50 · 5.00% of views", "40 · 80.00% of started"]  # each of the step before
     # Horizontal bars labelled beside them, with room for the longest bar's label: none is cut.
     layout = charts(app)["funnel-chart"]["layout"]
     assert (funnel["orientation"], funnel["textposition"], funnel["cliponaxis"]) == ("h", "outside", False)
     assert layout["xaxis"]["range"] == [0, 1350.0]
-    assert metrics(app)["Views that ended in a purchase"][0] == "4.00%"
+    assert metrics(app)["Purchases per view"][0] == "4.00%"
 
     app = run(fake, "behaviour.py", behaviour_answer, content="c-1")
     assert [params.get("contentId") for _, path, params in fake.requests if path == FUNNEL] == ["c-1"]
@@ -599,3 +599,24 @@ def test_behaviour_shows_content_by_title_and_a_breakdown_by_category(fake: Fake
     assert picker.options[:4] == ["All content", "Intro to Jazz (c-3)", "c-1", "Knife Skills (c-2)"]
     picker.set_value("c-2").run()
     assert [c.value for c in app.caption][-1] == "Knife Skills (c-2)"
+
+
+def test_a_link_may_name_the_metric_by_its_api_id(fake: FakeAnalytics) -> None:
+    app = run(fake, "history.py", revenue_answer, query={"metric": "active_users"})
+    assert next(s for s in app.selectbox if s.label == "Metric").value == "active_users"
+    assert {p["metric"] for _, _, p in fake.requests} == {"active_users"}
+    assert not app.warning
+
+
+def test_a_link_with_an_unknown_metric_says_so_and_shows_the_default(fake: FakeAnalytics) -> None:
+    app = run(fake, "history.py", revenue_answer, query={"metric": "profit"})
+    assert [w.value for w in app.warning] == [
+        "The link's metric='profit' is not one of revenue, transactions, active_users, views, purchases, "
+        "conversion: showing the default."
+    ]
+    assert next(s for s in app.selectbox if s.label == "Metric").value == "revenue"
+
+
+def test_a_behaviour_link_may_name_the_ranking_by_its_api_id(fake: FakeAnalytics) -> None:
+    run(fake, "behaviour.py", behaviour_answer, query={"by": "revenue"})
+    assert next(p["by"] for _, path, p in fake.requests if path == TOP_CONTENT) == "revenue"
