@@ -40,7 +40,6 @@ from tools.simulate import Catalogue, TrafficModel, demo_profile, user_id
 
 _DEFAULT_DAYS = 120  # enough for "previous 30 days", month-on-month and weekday comparisons
 _TICK = timedelta(seconds=30)  # the model's longest step: coarser ticks would skip time
-_RECENT_PENDING = (3, 6)  # transactions still pending at `now`: a handful, all recent
 _UTC = ZoneInfo("UTC")
 _INSERT_CHUNK = 20_000  # rows per executemany: progress to print, and memory the driver holds at once
 
@@ -90,8 +89,10 @@ def build_demo_history(
         if progress is not None and moment >= next_report:
             progress(f"{(moment - begin) / (now - begin):.0%} of {days} days generated")
             next_report += timedelta(days=30)
-    for _ in range(rng.randint(*_RECENT_PENDING)):
-        rows.pending_now(now - timedelta(seconds=rng.uniform(10, 600)), rng)
+    # Nothing is left pending at `now`: no process would ever settle it (the live simulator
+    # settles only its own), and a pending count stuck for the whole visit reads as a fault. The
+    # few still waiting get their outcome at `now`, as a stopped simulator's do.
+    rows.add(model.finish(now))
     # Today's revenue must show even just after local midnight, when the rhythm alone may give none.
     day_start = period_starts(now, zone).day_start
     if now > day_start and not any(
@@ -153,11 +154,6 @@ class _RowCollector:
             self._catalogue.content_ids[item],
             (self._catalogue.prices[item]),
         )
-
-    def pending_now(self, created: datetime, rng: random.Random) -> None:
-        transaction_id, user, content_id, amount = self._made_up(rng)
-        self._created(transaction_id, user, content_id, amount)
-        self._move(self.transactions[transaction_id], "pending", created, created=True)
 
     def completed_today(self, created: datetime, completed: datetime, rng: random.Random) -> None:
         transaction_id, user, content_id, amount = self._made_up(rng)
