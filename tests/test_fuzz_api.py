@@ -99,6 +99,7 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 # prefix), as the server words them. Anything else refused with 422 is the schema saying too little.
 RELATIONS = {
     ("to", "must be after from"),
+    ("until", "must be after from"),
     ("interval", "the range holds more than 1000 buckets"),
     ("from", "the range is longer than a year; choose a shorter one"),
     ("at", "is more than 5 minutes in the future"),
