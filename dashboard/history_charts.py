@@ -121,9 +121,14 @@ def comparison_chart(
     tz: str,
     currency: str,
     interval: str,
+    to_same_point: float | None = None,
 ) -> go.Figure:
     """The metric's buckets, the previous period's behind them: lines, or side-by-side bars for
     weeks and months (a handful of points, which as lines would only cross).
+
+    `to_same_point`: while the last bucket is under way, its previous-period bucket's figure up to
+    the same point, drawn as a marker on that bucket: what the last bar or point is to be read
+    against, beside the previous bucket's whole figure.
 
     `xs` holds the wall-clock start of every bucket of the current period, those still to come
     included: the previous period is drawn over all of them, the current one only as far as it has
@@ -147,6 +152,17 @@ def comparison_chart(
             hovertemplate=f"%{{x}}: {hover}<extra>This period</extra>",
         )
     figure = go.Figure([_previous_trace(xs, previous, metric, tz, hover, bars=bars), this])
+    if to_same_point is not None and shown:
+        figure.add_trace(
+            go.Scatter(
+                name="Previous period, to the same point",
+                x=[shown[-1]],
+                y=[to_same_point],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 12, "color": GREY, "line": {"color": "white", "width": 1}},
+                hovertemplate=f"{hover}<extra>Previous period, to the same point</extra>",
+            )
+        )
     kind = _kind(metric)
     if kind == "count":
         yaxis = count_axis([*values, *(point_value(metric, p) for p in previous)])

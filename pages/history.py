@@ -98,10 +98,14 @@ try:
     # While the period is under way, the totals set what has happened so far against the previous
     # period's first buckets up to the same point (the sidecar totals that range itself: distinct
     # users and rates do not add up).
-    before_total = None
+    before_total, to_same_point = None, None
     if comparison.partial:
         until = comparison.cut.astimezone(ZoneInfo(tz)).isoformat() if comparison.cut is not None else None
-        before_total = client.timeseries(metric, *like.bounds(tz), interval, tz, until)["total"]
+        like_answer = client.timeseries(metric, *like.bounds(tz), interval, tz, until)
+        before_total = like_answer["total"]
+        if comparison.cut is not None and like_answer["points"] and metric != "transactions":
+            # The under-way bucket's match in the previous period, cut at the same point.
+            to_same_point = float(like_answer["points"][-1]["value"])
     current_csv = client.csv(api.TIMESERIES, current_query)
     previous_csv = client.csv(api.TIMESERIES, previous_query)
 except api.AnalyticsError as exc:
@@ -170,6 +174,7 @@ else:
         tz=tz,
         currency=config.currency,
         interval=interval,
+        to_same_point=to_same_point,
     )
 
 st.plotly_chart(figure, key="history-chart")

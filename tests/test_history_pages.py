@@ -351,8 +351,11 @@ def test_history_draws_no_bucket_that_has_not_begun_and_compares_like_with_like(
     assert app.caption[0].value.endswith("· 3 days, 2 so far, the last still under way · Europe/Berlin")
     assert app.caption[2].value.startswith("This period is under way: the totals compare its 2 days so far")
     assert f"the last up to the same point ({cut:%b} {cut.day}, {cut:%H:%M %Z})" in app.caption[2].value
-    previous, current = charts(app)["history-chart"]["data"]
+    previous, current, marker = charts(app)["history-chart"]["data"]
     assert len(current["y"]) == 2 and len(previous["y"]) == 3  # the previous period in full, behind
+    # Today's match, Nov 3 up to this time, marked on today: what today's point reads against.
+    assert marker["name"] == "Previous period, to the same point"
+    assert (marker["x"], marker["y"]) == ([current["x"][-1]], [10.0])
 
 
 def test_history_by_minute_has_a_range_that_fits_by_default(fake: FakeAnalytics) -> None:
