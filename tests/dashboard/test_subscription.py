@@ -28,8 +28,9 @@ def test_a_new_subscription_is_prefilled_from_history(settings: Settings) -> Non
             ids = [s["snapshotId"] for s in view.snapshots]
             assert ids == sorted(ids) and len(set(ids)) == len(ids) and len(ids) <= 20
             assert view.state.status == "live" and view.state.error is None
-            # Same machine, same clock: the offset read from the handshake's Date header is about 0.
-            assert view.state.clock_offset is not None and abs(view.state.clock_offset) <= 1.5
+            # Same machine, same clock: the offset read from the handshake's Date header is about 0
+            # (the header has whole seconds, and a loaded machine delays the handshake: 1.6 s seen).
+            assert view.state.clock_offset is not None and abs(view.state.clock_offset) <= 3
             assert view.latest is not None and view.latest["snapshotId"] == ids[-1]
             assert view.fresh(time.time(), settings.interval)
         finally:
