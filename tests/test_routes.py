@@ -42,7 +42,8 @@ def test_snapshot_has_the_spec_shape_key_by_key_and_type_by_type(client: TestCli
         else:
             assert isinstance(body[section], str)
     assert set(body) == {*SPEC_EXAMPLE, "snapshotId", "stale", "pace"}
-    assert type(body["snapshotId"]) is int and body["stale"] is False
+    # The shape only: whether it is fresh is timing (interval 0.2 s here), pinned in test_freshness.py.
+    assert type(body["snapshotId"]) is int and type(body["stale"]) is bool
     assert datetime.strptime(body["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").microsecond % 1000 == 0
     assert body["revenue"]["total"] == 12.5
 
