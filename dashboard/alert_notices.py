@@ -11,6 +11,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard import format as formats
+from dashboard.api import AnalyticsClient
+from metrics_client.rest import ApiError as AnalyticsError
 
 _ICONS = {"critical": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
 
@@ -89,9 +91,18 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def needs_values_now(firing: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any] | None) -> bool:
-    """Whether some firing alert's value now is not in the snapshot (a signal): ask the listing."""
-    return any(current_value(str(alert.get("metric", "")), snapshot) is None for alert in firing)
+def values_now(
+    firing: Sequence[Mapping[str, Any]], snapshot: Mapping[str, Any] | None, client: AnalyticsClient
+) -> dict[str, Any] | None:
+    """The firing alerts' values now from the sidecar's listing, asked only when the snapshot
+    lacks one (a signal); None when not needed or when the listing cannot say (each notice then
+    keeps its message, with the value it fired at)."""
+    if all(current_value(str(alert.get("metric", "")), snapshot) is not None for alert in firing):
+        return None
+    try:
+        return client.values_now()
+    except AnalyticsError:
+        return None
 
 
 def show_firing(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import streamlit as st
 
 from dashboard import alert_notices, api, tables
@@ -26,11 +24,7 @@ def firing_now() -> None:
         st.warning("Not connected to the sidecar: what fires may have changed since.")
     st.subheader("Firing now")
     if view.firing:
-        values_now = None
-        if alert_notices.needs_values_now(view.firing, view.latest):
-            # When the listing cannot say, each notice keeps its message (with the value it fired at).
-            with contextlib.suppress(api.AnalyticsError):
-                values_now = client.values_now()
+        values_now = alert_notices.values_now(view.firing, view.latest, client)
         alert_notices.show_firing(view.firing, view.latest, values_now, config.currency)
     else:
         st.success("No alert is firing.", icon=":material/check_circle:")

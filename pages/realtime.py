@@ -247,21 +247,13 @@ def _numbers(view: LiveView) -> None:
     )
 
 
-def _values_now(view: LiveView) -> dict[str, Any] | None:
-    """The firing alerts' values now from the sidecar's listing, when the snapshot lacks one."""
-    if not alert_notices.needs_values_now(view.firing, view.latest):
-        return None
-    try:
-        return api.analytics().values_now()
-    except api.AnalyticsError:
-        return None  # the notice keeps the message, with the value it fired at
-
-
 @st.fragment(run_every=config.interval)
 def live_metrics() -> None:
     view = subscription.view()
     _connection(view)
-    alert_notices.banner(view.firing, view.latest, _values_now(view), config.currency)
+    alert_notices.banner(
+        view.firing, view.latest, alert_notices.values_now(view.firing, view.latest, api.analytics()), config.currency
+    )
     if view.latest is None:
         if view.state.status != "gave_up":
             st.info(f"Waiting for the first snapshot from {subscription.ws_url}…")
